@@ -222,9 +222,18 @@ class RenderFailedError(NemoError):
 
 
 class APIConnectionError(NemoError):
-    """The network failed before a complete answer arrived."""
+    """The network failed before a complete answer arrived.
+
+    Attributes:
+        request_sent: ``False`` when the request certainly never reached the server (the
+            connection could not be opened), so even a work-creating request is safe to repeat.
+    """
 
     default_hint = "Could not reach the NemoVideo API; check the network and NEMO_API_URL."
+
+    def __init__(self, message: str = "", *, request_sent: bool | None = None, **kw: Any) -> None:
+        self.request_sent = request_sent
+        super().__init__(message, **kw)
 
 
 class APITimeoutError(APIConnectionError):
@@ -345,7 +354,7 @@ def error_from_response(
     body: bytes,
     headers: Mapping[str, str] | None = None,
 ) -> NemoError:
-    """Map a non-2xx answer (JSON envelope, FastAPI ``detail``, HTML page or nothing) to an error."""
+    """Map a non-2xx answer (JSON envelope, FastAPI ``detail``, HTML page, nothing) to an error."""
     headers = headers or {}
     request_id = headers.get("X-Request-Id") or headers.get("x-request-id")
     retry_after = parse_retry_after(headers.get("Retry-After") or headers.get("retry-after"))
@@ -386,7 +395,9 @@ def error_from_envelope(
 ) -> APIStatusError:
     """The exception for a ``{"code": <non-zero>, ...}`` envelope."""
     raw_code = body.get("code")
-    code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else -1
-    return error_from_code(
-        code, _message_of(body), http_status=http_status, request_id=request_id
-    )
+    code = -1
+    if isinstance(raw_code, int) and not isinstance(raw_code, bool):
+        code = raw_code
+    elif isinstance(raw_code, str) and raw_code.strip().isdigit():
+        code = int(raw_code.strip())
+    return error_from_code(code, _message_of(body), http_status=http_status, request_id=request_id)

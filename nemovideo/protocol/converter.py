@@ -1,0 +1,181 @@
+"""The one cattrs converter: the only place where wire names meet Python names.
+
+Answers are tolerant by contract (API.md): unknown fields are ignored, optional fields may be
+missing, numbers may come as strings. Anything that still does not fit becomes an
+`InvalidResponseError`, never a ``KeyError`` or ``TypeError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import cattrs
+from cattrs.gen import make_dict_structure_fn
+
+from nemovideo.protocol.draft import Draft
+from nemovideo.protocol.errors import InvalidResponseError
+from nemovideo.protocol.models import (
+    AnonymousToken,
+    Credits,
+    RenderJob,
+    RenderStatus,
+    Session,
+    SessionState,
+    UploadedFile,
+    UploadResult,
+)
+
+__all__ = ["converter", "structure", "structure_render_job"]
+
+T = TypeVar("T")
+
+converter = cattrs.Converter(forbid_extra_keys=False, prefer_attrib_converters=False)
+
+
+def _str(value: Any, _: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # Session ids "may be a long numeric string": a JSON number must not lose digits.
+        return str(value)
+    raise TypeError(f"expected a string, got {type(value).__name__}")
+
+
+def _int(value: Any, _: Any) -> int:
+    if isinstance(value, bool):
+        raise TypeError("expected a number, got a boolean")
+    if isinstance(value, (int, float)):
+        return int(value)
+    if isinstance(value, str):
+        return int(float(value))
+    raise TypeError(f"expected a number, got {type(value).__name__}")
+
+
+def _float(value: Any, _: Any) -> float:
+    if isinstance(value, bool):
+        raise TypeError("expected a number, got a boolean")
+    if isinstance(value, (int, float, str)):
+        return float(value)
+    raise TypeError(f"expected a number, got {type(value).__name__}")
+
+
+converter.register_structure_hook(str, _str)
+converter.register_structure_hook(int, _int)
+converter.register_structure_hook(float, _float)
+converter.register_structure_hook(Draft, lambda value, _: Draft.from_wire(value))
+converter.register_unstructure_hook(Draft, lambda draft: draft.to_wire())
+
+
+def _tuple_of_dicts(value: Any, _: Any) -> tuple[dict[str, Any], ...]:
+    if not isinstance(value, (list, tuple)):
+        return ()
+    return tuple(item for item in value if isinstance(item, dict))
+
+
+def _tuple_any(value: Any, _: Any) -> tuple[Any, ...]:
+    return tuple(value) if isinstance(value, (list, tuple)) else ()
+
+
+def _dict(value: Any, _: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+converter.register_structure_hook(tuple[dict[str, Any], ...], _tuple_of_dicts)
+converter.register_structure_hook(tuple[Any, ...], _tuple_any)
+converter.register_structure_hook(dict[str, Any], _dict)
+
+for _cls in (AnonymousToken, Session, Credits, UploadedFile, UploadResult, SessionState):
+    converter.register_structure_hook(_cls, make_dict_structure_fn(_cls, converter))
+
+
+def _drop_nulls(value: Mapping[str, Any]) -> dict[str, Any]:
+    # A JSON null for an optional field means "not given": let the attrs default apply.
+    return {k: v for k, v in value.items() if v is not None}
+
+
+def structure(value: Any, cls: type[T]) -> T:
+    """Build ``cls`` from a decoded JSON value, or raise `InvalidResponseError`."""
+    if not isinstance(value, Mapping):
+        raise InvalidResponseError(
+            f"The API answered {type(value).__name__} where a {cls.__name__} object was expected."
+        )
+    try:
+        return converter.structure(_drop_nulls(value), cls)
+    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        detail = _describe(exc)
+        raise InvalidResponseError(
+            f"The API's {cls.__name__} answer does not match the documented shape: {detail}"
+        ) from None
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, cattrs.BaseValidationError):
+        notes = cattrs.transform_error(exc)
+        return "; ".join(notes)[:300]
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def structure_render_job(value: Any, *, job_id: str) -> RenderJob:
+    """Read an export answer in any of its documented shapes.
+
+    Current: top-level ``status``, ``progress``, ``output.url``. Retracted: ``{"success": true,
+    "data": {"status": ..., "outputUrl": ...}}``. The first version added ``taskId``.
+    """
+    if not isinstance(value, Mapping):
+        raise InvalidResponseError(
+            f"The render status answer was {type(value).__name__}, not an object."
+        )
+    body: Mapping[str, Any] = value
+    inner = value.get("data")
+    if "status" not in value and isinstance(inner, Mapping):
+        body = inner
+    output = body.get("output")
+    output = output if isinstance(output, Mapping) else {}
+    raw_status = body.get("status")
+    try:
+        status = RenderStatus(raw_status) if raw_status is not None else RenderStatus.PENDING
+    except ValueError:
+        raise InvalidResponseError(
+            f"The render job has an unknown status {str(raw_status)[:40]!r}."
+        ) from None
+    url = output.get("url") or body.get("outputUrl") or output.get("outputUrl")
+    error = body.get("error") or body.get("message") or body.get("errorMessage")
+    return RenderJob(
+        id=_opt_str(body.get("id")) or job_id,
+        status=status,
+        progress=_clamp_progress(body.get("progress"), status),
+        url=url if isinstance(url, str) and url else None,
+        duration=_opt_float(output.get("duration", body.get("duration"))),
+        size=_opt_int(output.get("size", body.get("size"))),
+        task_id=_opt_str(body.get("taskId", value.get("taskId"))),
+        error=str(error)[:300] if error and status is RenderStatus.FAILED else None,
+    )
+
+
+def _opt_str(value: Any) -> str | None:
+    try:
+        return _str(value, str) if value is not None else None
+    except TypeError:
+        return None
+
+
+def _opt_float(value: Any) -> float | None:
+    try:
+        return _float(value, float) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _opt_int(value: Any) -> int | None:
+    try:
+        return _int(value, int) if value is not None else None
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _clamp_progress(value: Any, status: RenderStatus) -> float:
+    progress = _opt_float(value)
+    if progress is None or progress != progress:
+        return 100.0 if status is RenderStatus.COMPLETED else 0.0
+    return min(100.0, max(0.0, progress))

@@ -1,0 +1,315 @@
+"""A sans-I/O decoder for Server-Sent Events (``text/event-stream``).
+
+Feed it the bytes of a response body as they arrive, in chunks split anywhere; it gives back the
+events each chunk completes. It follows the WHATWG HTML standard, section 9.2.6 "Interpreting an
+event stream", and does no I/O::
+
+    decoder = SSEDecoder()
+    for chunk in (b"data: hel", b"lo\\r\\n\\r\\n"):
+        for event in decoder.feed(chunk):
+            print(event.data)  # hello
+    decoder.close()
+
+Lines are split on the raw bytes (CR, LF and CRLF are ASCII and never occur inside a multi-byte
+UTF-8 sequence), then only field values are decoded, so a chunk boundary inside a character or a
+CRLF pair changes nothing and no per-character Python loop is needed.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from nemovideo.protocol.errors import ConfigurationError, InvalidResponseError
+
+__all__ = ["DEFAULT_MAX_EVENT_BYTES", "SSEDecoder", "SSEError", "ServerSentEvent"]
+
+#: Default cap on the size of one event (its unfinished line plus its ``data`` lines).
+DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
+
+_BOM = b"\xef\xbb\xbf"
+
+
+class SSEError(InvalidResponseError):
+    """The event stream broke the decoder's limits (one event larger than ``max_event_bytes``)."""
+
+
+@attrs.frozen
+class ServerSentEvent:
+    """One dispatched event.
+
+    Attributes:
+        event: the event type (``event:`` field), ``"message"`` when none was given.
+        data: the ``data:`` lines joined with LF.
+        id: the last event id at dispatch time (``id:`` fields persist across events).
+        retry: the reconnection time in milliseconds set by a ``retry:`` field in this event's
+            block, else ``None``.
+    """
+
+    event: str = "message"
+    data: str = ""
+    id: str = ""
+    retry: int | None = None
+
+
+class SSEDecoder:
+    """Incremental event-stream parser: bytes in, :class:`ServerSentEvent` objects out.
+
+    Args:
+        max_event_bytes: the largest event accepted, counting its ``data`` values and any
+            unfinished line; beyond it :meth:`feed` raises :class:`SSEError`, so a server that
+            never ends a line cannot grow memory without bound.
+
+    Example::
+
+        decoder = SSEDecoder()
+        events = decoder.feed(b'data: {"a": 1}\\n\\n')
+        assert events == [ServerSentEvent(data='{"a": 1}')]
+    """
+
+    __slots__ = (
+        "_block_retry",
+        "_closed",
+        "_data",
+        "_data_size",
+        "_event_type",
+        "_failed",
+        "_head",
+        "_id_buffer",
+        "_last_event_id",
+        "_max",
+        "_partial",
+        "_partial_size",
+        "_retry",
+        "_skip_lf",
+    )
+
+    def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        if (
+            not isinstance(max_event_bytes, int)
+            or isinstance(max_event_bytes, bool)
+            or max_event_bytes < 1
+        ):
+            raise ConfigurationError(
+                f"max_event_bytes must be a positive number of bytes, not {max_event_bytes!r}."
+            )
+        self._max = max_event_bytes
+        # Bytes seen while it is still undecided whether the stream starts with a BOM;
+        # None once decided.
+        self._head: bytes | None = b""
+        # Pieces of the unfinished line, joined only once its end arrives (no quadratic copies).
+        self._partial: list[bytes] = []
+        self._partial_size = 0
+        # The previous chunk ended with CR: an LF opening the next chunk belongs to that CR.
+        self._skip_lf = False
+        self._data: list[bytes] = []
+        self._data_size = 0
+        self._event_type = b""
+        self._block_retry: int | None = None
+        self._id_buffer = ""
+        self._last_event_id = ""
+        self._retry: int | None = None
+        self._closed = False
+        self._failed = False
+
+    @property
+    def last_event_id(self) -> str:
+        """The last event id string: the id buffer as of the latest blank line (spec step 1)."""
+        return self._last_event_id
+
+    @property
+    def retry(self) -> int | None:
+        """The latest reconnection time (ms) the server asked for with ``retry:``, if any."""
+        return self._retry
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes held for the unfinished line and event (0 right after a dispatch)."""
+        head = len(self._head) if self._head else 0
+        return head + self._partial_size + self._data_size
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def close(self) -> None:
+        """Mark the end of the stream.
+
+        An event without its closing blank line is discarded, as the standard says ("if the file
+        ends in the middle of an event, before the final empty line, the incomplete event is not
+        dispatched"). Feeding a closed decoder raises ``RuntimeError``.
+        """
+        self._closed = True
+        self._head = None
+        self._partial = []
+        self._partial_size = 0
+        self._data = []
+        self._data_size = 0
+        self._event_type = b""
+        self._block_retry = None
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        """Decode the next piece of the stream; return the events it completes, in order.
+
+        Raises:
+            SSEError: one event grew past ``max_event_bytes`` (the decoder is then unusable).
+            RuntimeError: the decoder was closed.
+        """
+        if self._failed:
+            raise SSEError("The event stream already exceeded the event size limit; stop reading.")
+        if self._closed:
+            raise RuntimeError("feed() after close(): use a new SSEDecoder for a new stream.")
+        if not chunk:
+            return []
+        if self._head is not None:
+            head = self._head + chunk
+            if len(head) < 3 and _BOM.startswith(head):
+                self._head = head
+                return []
+            self._head = None
+            chunk = head[3:] if head.startswith(_BOM) else head
+        if self._skip_lf:
+            self._skip_lf = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        if b"\n" not in chunk and b"\r" not in chunk:
+            if chunk:
+                self._partial.append(chunk)
+                self._partial_size += len(chunk)
+                self._check_size()
+            return []
+        if self._partial:
+            self._partial.append(chunk)
+            buf = b"".join(self._partial)
+            self._partial = []
+            self._partial_size = 0
+        else:
+            buf = chunk
+        if b"\r" in buf:
+            self._skip_lf = buf[-1:] == b"\r"
+            buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        events: list[ServerSentEvent] = []
+        if (
+            not self._data
+            and not self._event_type
+            and self._block_retry is None
+            and buf.startswith(b"data: ")
+        ):
+            buf = self._process_simple(buf, events)
+        lines = buf.split(b"\n")
+        rest = lines.pop()
+        if lines:
+            events += self._process(lines)
+        if rest:
+            self._partial = [rest]
+            self._partial_size = len(rest)
+            self._check_size()
+        return events
+
+    def _check_size(self) -> None:
+        if self._partial_size + self._data_size > self._max:
+            self._fail()
+
+    def _fail(self) -> None:
+        self._failed = True
+        self._partial = []
+        self._data = []
+        raise SSEError(
+            f"One server-sent event exceeded {self._max} bytes (max_event_bytes); the stream is "
+            "malformed or the limit is too small for this server: raise max_event_bytes."
+        )
+
+    def _process_simple(self, buf: bytes, events: list[ServerSentEvent]) -> bytes:
+        """Dispatch a leading run of one-line ``data: ...`` events in bulk; return what is left.
+
+        The usual stream (ADK's) is nothing but ``data: <json>`` and a blank line. When the
+        counts prove that every complete block in ``buf`` has exactly that shape, a single
+        comprehension builds the events, without the per-line field dispatch.
+        """
+        end = buf.rfind(b"\n\n") + 2
+        if end < 2:
+            return buf
+        count = buf.count(b"\n\n", 0, end)
+        if (
+            buf.count(b"\n", 0, end) == 2 * count
+            and buf.count(b"\n\ndata: ", 0, end) == count - 1
+            and (end <= self._max or max(map(len, buf[:end].split(b"\n\n"))) < self._max)
+        ):
+            ids = self._id_buffer
+            self._last_event_id = ids
+            # Decoding the whole run at once is exact: blocks are split on ASCII LFs only.
+            text = buf[: end - 2].decode("utf-8", "replace")
+            make = ServerSentEvent
+            events += [make("message", block[6:], ids, None) for block in text.split("\n\n")]
+            return buf[end:]
+        return buf
+
+    def _process(self, lines: list[bytes]) -> list[ServerSentEvent]:
+        # The hot loop: state lives in locals and is written back once at the end.
+        events: list[ServerSentEvent] = []
+        data = self._data
+        data_size = self._data_size
+        limit = self._max
+        event_type = self._event_type
+        block_retry = self._block_retry
+        id_buffer = self._id_buffer
+        append_event = events.append
+        for line in lines:
+            if not line:
+                # A blank line dispatches (spec: "If the line is empty").
+                self._last_event_id = id_buffer
+                if data:
+                    if len(data) == 1:
+                        text = data[0].decode("utf-8", "replace")
+                    else:
+                        text = b"\n".join(data).decode("utf-8", "replace")
+                    append_event(
+                        ServerSentEvent(
+                            event_type.decode("utf-8", "replace") if event_type else "message",
+                            text,
+                            id_buffer,
+                            block_retry,
+                        )
+                    )
+                    data = []
+                    data_size = 0
+                event_type = b""
+                block_retry = None
+                continue
+            if line.startswith(b"data: "):
+                value = line[6:]
+            else:
+                colon = line.find(b":")
+                if colon == 0:
+                    continue  # a comment
+                if colon < 0:
+                    field = line
+                    value = b""
+                else:
+                    field = line[:colon]
+                    start = colon + 2 if line.startswith(b" ", colon + 1) else colon + 1
+                    value = line[start:]
+                if field != b"data":
+                    if field == b"event":
+                        event_type = value
+                    elif field == b"id":
+                        if b"\x00" not in value:
+                            id_buffer = value.decode("utf-8", "replace")
+                    elif field == b"retry" and value.isdigit():
+                        try:
+                            block_retry = int(value)
+                        except ValueError:  # more digits than int() accepts
+                            continue
+                        self._retry = block_retry
+                    continue
+            data.append(value)
+            data_size += len(value) + 1
+            if data_size > limit:
+                self._data_size = data_size
+                self._fail()
+        self._data = data
+        self._data_size = data_size
+        self._event_type = event_type
+        self._block_retry = block_retry
+        self._id_buffer = id_buffer
+        return events

@@ -1,0 +1,229 @@
+"""Client settings: arguments first, then the environment, then the documented defaults."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+from yarl import URL
+
+from nemovideo._version import __version__
+from nemovideo.protocol.errors import ConfigurationError
+from nemovideo.transport.retry import RetryPolicy
+
+__all__ = [
+    "DEFAULT_API_URL",
+    "DEFAULT_SKILL_SOURCE",
+    "DEFAULT_WEB_URL",
+    "Attribution",
+    "ClientConfig",
+    "Timeouts",
+    "default_client_id_path",
+    "detect_platform",
+    "validate_base_url",
+]
+
+DEFAULT_API_URL = "https://mega-api-prod.nemovideo.ai"
+DEFAULT_WEB_URL = "https://nemovideo.com"
+DEFAULT_SKILL_SOURCE = "image-to-video-deevid"
+DEFAULT_UPLOAD_LIMIT = 200 * 1024 * 1024
+
+# Install-path markers of known agent platforms (API.md); git remotes are never sniffed.
+_PLATFORM_DIRS: tuple[tuple[str, str], ...] = (
+    (os.path.join(".clawhub", ""), "clawhub"),
+    (os.path.join(".cursor", "skills", ""), "cursor"),
+)
+
+
+@attrs.frozen
+class Timeouts:
+    """Every time limit, in seconds. Defaults follow the API's documented figures.
+
+    Attributes:
+        connect: opening a connection.
+        request: one whole JSON request (answer included).
+        stream_read: the chat stream may stay silent this long (no byte at all); a long tool call
+            on a plain ADK server is plain silence.
+        stream_idle: the chat stream may send only keep-alives (heartbeats) this long.
+        stream_total: one whole chat turn (documented: 15 minutes).
+        download_read: a download may stall this long between two chunks.
+    """
+
+    connect: float = 10.0
+    request: float = 120.0
+    stream_read: float = 600.0
+    stream_idle: float = 600.0
+    stream_total: float = 900.0
+    download_read: float = 60.0
+
+
+@attrs.frozen
+class Attribution:
+    """The three attribution headers sent with every API request (API.md "Required headers")."""
+
+    source: str = DEFAULT_SKILL_SOURCE
+    version: str = __version__
+    platform: str = "unknown"
+
+    def headers(self) -> dict[str, str]:
+        """The headers, ready to merge into a request."""
+        return {
+            "X-Skill-Source": self.source,
+            "X-Skill-Version": self.version,
+            "X-Skill-Platform": self.platform,
+        }
+
+
+def detect_platform(env: Mapping[str, str], install_path: str | None = None) -> str:
+    """``SKILL_SOURCE`` if set, else a known platform directory in the install path, else unknown.
+
+    Example:
+        >>> detect_platform({}, "/home/me/.cursor/skills/x/site-packages/nemovideo")
+        'cursor'
+    """
+    explicit = env.get("SKILL_SOURCE", "").strip()
+    if explicit:
+        return explicit
+    path = install_path if install_path is not None else str(Path(__file__).resolve())
+    for marker, name in _PLATFORM_DIRS:
+        if marker in path:
+            return name
+    return "unknown"
+
+
+def default_client_id_path(env: Mapping[str, str]) -> Path:
+    """``~/.config/nemovideo/client_id`` (or under ``XDG_CONFIG_HOME``), shared with other tools."""
+    base = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "nemovideo" / "client_id"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_base_url(value: str, *, allow_insecure: bool = False, what: str = "base_url") -> URL:
+    """Parse and check an API address: absolute, http(s), HTTPS unless loopback or opted out."""
+    try:
+        url = URL(value.strip())
+    except (ValueError, TypeError):
+        raise ConfigurationError(
+            f"{what} {value!r} is not a URL; use e.g. {DEFAULT_API_URL}"
+        ) from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ConfigurationError(
+            f"{what} {_safe(url)} must be an absolute http(s) URL such as {DEFAULT_API_URL}"
+        )
+    if url.user or url.password:
+        raise ConfigurationError(
+            f"{what} must not carry credentials; pass token= or set NEMO_TOKEN instead"
+        )
+    if url.scheme == "http" and not allow_insecure and not _is_loopback(url.host):
+        raise ConfigurationError(
+            f"{what} {_safe(url)} is plain HTTP: the token would cross the network unencrypted. "
+            "Use https://, or pass allow_insecure=True if you really mean it."
+        )
+    return url.with_query(None).with_fragment(None).with_path(url.path.rstrip("/"))
+
+
+def _safe(url: URL) -> str:
+    return str(url.with_user(None).with_query(None)) if url.host else repr(str(url))
+
+
+def _check_token(token: str | None) -> str | None:
+    if token is None:
+        return None
+    token = token.strip()
+    if not token:
+        return None
+    if any(ch.isspace() for ch in token) or not token.isprintable():
+        raise ConfigurationError(
+            "The token contains spaces or control characters; copy it again without them."
+        )
+    return token
+
+
+def _check_client_id(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if len(value) > 64 or not value.isprintable() or any(ch.isspace() for ch in value):
+        raise ConfigurationError(
+            "client_id must be a UUID or a stable string of at most 64 printable characters "
+            "without spaces."
+        )
+    return value
+
+
+@attrs.frozen
+class ClientConfig:
+    """Everything a `NemoClient` runs with, resolved once. The token never shows in its repr."""
+
+    base_url: URL
+    web_url: str = DEFAULT_WEB_URL
+    token: str | None = attrs.field(default=None, repr=False)
+    client_id: str | None = None
+    client_id_path: Path = attrs.field(factory=lambda: default_client_id_path(os.environ))
+    attribution: Attribution = attrs.field(factory=Attribution)
+    timeouts: Timeouts = attrs.field(factory=Timeouts)
+    retry: RetryPolicy = attrs.field(factory=RetryPolicy)
+    upload_limit: int = DEFAULT_UPLOAD_LIMIT
+    poll_interval: float = 30.0
+    max_polls: int = 10
+    max_body_bytes: int = 32 * 1024 * 1024
+    max_event_bytes: int = 16 * 1024 * 1024
+    connection_limit: int = 100
+    verify_ssl: bool = True
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        base_url: str | None = None,
+        token: str | None = None,
+        client_id: str | None = None,
+        web_url: str | None = None,
+        skill_source: str | None = None,
+        skill_version: str | None = None,
+        skill_platform: str | None = None,
+        client_id_path: str | os.PathLike[str] | None = None,
+        allow_insecure: bool = False,
+        env: Mapping[str, str] | None = None,
+        **settings: object,
+    ) -> ClientConfig:
+        """Arguments, then ``NEMO_*`` / ``SKILL_SOURCE`` environment variables, then defaults."""
+        env = os.environ if env is None else env
+        api = validate_base_url(
+            base_url or env.get("NEMO_API_URL") or DEFAULT_API_URL, allow_insecure=allow_insecure
+        )
+        web = validate_base_url(
+            web_url or env.get("NEMO_WEB_URL") or DEFAULT_WEB_URL,
+            allow_insecure=True,
+            what="web_url",
+        )
+        attribution = Attribution(
+            source=skill_source or DEFAULT_SKILL_SOURCE,
+            version=skill_version or __version__,
+            platform=skill_platform or detect_platform(env),
+        )
+        path = Path(client_id_path) if client_id_path else default_client_id_path(env)
+        known = {f.name for f in attrs.fields(cls)}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise ConfigurationError(f"Unknown NemoClient setting(s): {', '.join(unknown)}")
+        return cls(
+            base_url=api,
+            web_url=str(web),
+            token=_check_token(token if token is not None else env.get("NEMO_TOKEN")),
+            client_id=_check_client_id(client_id or env.get("NEMO_CLIENT_ID")),
+            client_id_path=path,
+            attribution=attribution,
+            **settings,  # type: ignore[arg-type]
+        )

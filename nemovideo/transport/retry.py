@@ -1,0 +1,182 @@
+"""Retry policy: one table, keyed by error class and request kind, run by tenacity.
+
+| error                         | READ (GET)        | WRITE / WORK                       |
+|-------------------------------|-------------------|------------------------------------|
+| 429 RateLimitedError          | once, Retry-After | once, Retry-After (server refused) |
+| 1001 AuthenticationError      | once, new token   | once, new token (server refused)   |
+| 400 MissingClientIdError      | once              | once (server refused)              |
+| 5xx ServerError               | 2x, backoff       | never: the work may have started   |
+| connection / timeout          | 2x, backoff       | only if the request was never sent |
+
+WORK requests (chat, uploads, render start) create work that costs credits: after the request
+may have reached the server they are never repeated. Refusals (429, 1001, 400) arrive before
+anything ran, so repeating them is safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
+from tenacity.retry import retry_base
+from tenacity.wait import wait_base, wait_exponential_jitter
+
+from nemovideo.protocol.errors import (
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    MissingClientIdError,
+    RateLimitedError,
+    ServerError,
+    StreamDisconnectedError,
+)
+
+__all__ = ["RequestKind", "RetryPolicy"]
+
+logger = logging.getLogger("nemovideo.retry")
+
+
+class RequestKind(enum.Enum):
+    """How safe a request is to repeat."""
+
+    READ = "read"  #: idempotent: GETs
+    WRITE = "write"  #: changes something small, creates no billable work (session, claim)
+    WORK = "work"  #: creates billable work: chat messages, uploads, render starts
+
+
+@attrs.frozen
+class RetryPolicy:
+    """The retry table's numbers. Pass one to `NemoClient(retry=...)` or to a single call.
+
+    Attributes:
+        max_retries: retries of 5xx and network failures on READ requests.
+        backoff_initial / backoff_max / backoff_jitter: exponential backoff, capped, with jitter.
+        rate_limit_retries: retries after a 429 (documented: once).
+        rate_limit_wait: wait when a 429 gives no ``Retry-After`` (documented: 30 s).
+        rate_limit_max_wait: cap on any ``Retry-After`` the server asks for.
+        auth_retries: re-acquisitions of an anonymous token after 1001 (documented: once).
+        sleep: the coroutine used to wait (tests and time-scaled runs replace it).
+    """
+
+    max_retries: int = 2
+    backoff_initial: float = 0.5
+    backoff_max: float = 8.0
+    backoff_jitter: float = 0.5
+    rate_limit_retries: int = 1
+    rate_limit_wait: float = 30.0
+    rate_limit_max_wait: float = 120.0
+    auth_retries: int = 1
+    sleep: Callable[[float], Awaitable[None]] = attrs.field(default=asyncio.sleep, eq=False)
+
+    @classmethod
+    def never(cls) -> RetryPolicy:
+        """A policy that retries nothing (the refreshed-token retry included)."""
+        return cls(max_retries=0, rate_limit_retries=0, auth_retries=0)
+
+    def wait_for_rate_limit(self, retry_after: float | None) -> float:
+        """Seconds to wait after a 429: ``Retry-After`` (capped) or the documented 30 s."""
+        wait = self.rate_limit_wait if retry_after is None else retry_after
+        return max(0.0, min(wait, self.rate_limit_max_wait))
+
+    def controller(
+        self,
+        kind: RequestKind,
+        *,
+        on_auth_failure: Callable[[AuthenticationError], bool] | None = None,
+        on_missing_client_id: Callable[[], None] | None = None,
+    ) -> AsyncRetrying:
+        """A tenacity ``AsyncRetrying`` that applies this table to one call."""
+        decide = _Decide(self, kind, on_auth_failure, on_missing_client_id)
+        return AsyncRetrying(
+            retry=decide,
+            wait=_Wait(self),
+            stop=stop_after_attempt(
+                1 + self.max_retries + self.rate_limit_retries + self.auth_retries + 1
+            ),
+            sleep=self.sleep,
+            reraise=True,
+            before_sleep=_log_retry,
+        )
+
+
+class _Decide(retry_base):
+    """Decide, per failure, whether the table allows one more attempt."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        kind: RequestKind,
+        on_auth_failure: Callable[[AuthenticationError], bool] | None,
+        on_missing_client_id: Callable[[], None] | None,
+    ) -> None:
+        self.policy = policy
+        self.kind = kind
+        self.on_auth_failure = on_auth_failure
+        self.on_missing_client_id = on_missing_client_id
+        self.used: Counter[str] = Counter()
+
+    def _allow(self, bucket: str, limit: int) -> bool:
+        if self.used[bucket] >= limit:
+            return False
+        self.used[bucket] += 1
+        return True
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        outcome = retry_state.outcome
+        if outcome is None or not outcome.failed:
+            return False
+        exc = outcome.exception()
+        policy = self.policy
+        if isinstance(exc, StreamDisconnectedError):
+            return False  # a chat message is never re-sent
+        if isinstance(exc, RateLimitedError):
+            return self._allow("rate", policy.rate_limit_retries)
+        if isinstance(exc, AuthenticationError):
+            if self.on_auth_failure is None or not self.on_auth_failure(exc):
+                return False
+            return self._allow("auth", policy.auth_retries)
+        if isinstance(exc, MissingClientIdError):
+            if not self._allow("client_id", 1):
+                return False
+            if self.on_missing_client_id is not None:
+                self.on_missing_client_id()
+            return True
+        if isinstance(exc, ServerError):
+            return self.kind is RequestKind.READ and self._allow("transient", policy.max_retries)
+        if isinstance(exc, APIConnectionError):
+            safe = self.kind is RequestKind.READ or exc.request_sent is False
+            return safe and self._allow("transient", policy.max_retries)
+        return False
+
+
+class _Wait(wait_base):
+    """Retry-After for 429s, nothing for fixed-up auth, capped jittered backoff otherwise."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+        self.backoff = wait_exponential_jitter(
+            initial=policy.backoff_initial, max=policy.backoff_max, jitter=policy.backoff_jitter
+        )
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        outcome = retry_state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        if isinstance(exc, RateLimitedError):
+            return self.policy.wait_for_rate_limit(exc.retry_after)
+        if isinstance(exc, (AuthenticationError, MissingClientIdError)):
+            return 0.0
+        return float(self.backoff(retry_state))
+
+
+def _log_retry(retry_state: RetryCallState) -> None:
+    outcome = retry_state.outcome
+    exc: Any = outcome.exception() if outcome is not None else None
+    wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
+    kind = "timeout" if isinstance(exc, APITimeoutError) else type(exc).__name__
+    logger.info("retrying after %s in %.2fs (attempt %d)", kind, wait, retry_state.attempt_number)
