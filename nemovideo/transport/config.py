@@ -94,6 +94,12 @@ def detect_platform(env: Mapping[str, str], install_path: str | None = None) -> 
     return "unknown"
 
 
+def default_journal_path(env: Mapping[str, str]) -> Path:
+    """``$XDG_STATE_HOME/nemovideo/journal.jsonl`` (default under ``~/.local/state``)."""
+    base = env.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "nemovideo" / "journal.jsonl"
+
+
 def default_client_id_path(env: Mapping[str, str]) -> Path:
     """``~/.config/nemovideo/client_id`` (or under ``XDG_CONFIG_HOME``), shared with other tools."""
     base = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
@@ -178,9 +184,11 @@ class ClientConfig:
     poll_interval: float = 30.0
     max_polls: int = 10
     max_body_bytes: int = 32 * 1024 * 1024
+    max_download_bytes: int = 8 * 1024 * 1024 * 1024
     max_event_bytes: int = 16 * 1024 * 1024
     connection_limit: int = 100
     verify_ssl: bool = True
+    journal_path: Path | None = attrs.field(factory=lambda: default_journal_path(os.environ))
 
     @classmethod
     def resolve(
@@ -214,6 +222,10 @@ class ClientConfig:
             platform=skill_platform or detect_platform(env),
         )
         path = Path(client_id_path) if client_id_path else default_client_id_path(env)
+        if "journal_path" not in settings:
+            settings["journal_path"] = default_journal_path(env)
+        elif settings["journal_path"] is not None:
+            settings["journal_path"] = Path(settings["journal_path"])  # type: ignore[arg-type]
         known = {f.name for f in attrs.fields(cls)}
         unknown = sorted(set(settings) - known)
         if unknown:

@@ -142,10 +142,10 @@ class _Decide(retry_base):
                 return False
             return self._allow("auth", policy.auth_retries)
         if isinstance(exc, MissingClientIdError):
-            if not self._allow("client_id", 1):
+            # Only the token request sends a client id; a 400 elsewhere is a plain refusal.
+            if self.on_missing_client_id is None or not self._allow("client_id", 1):
                 return False
-            if self.on_missing_client_id is not None:
-                self.on_missing_client_id()
+            self.on_missing_client_id()
             return True
         if isinstance(exc, ServerError):
             return self.kind is RequestKind.READ and self._allow("transient", policy.max_retries)

@@ -1,0 +1,176 @@
+"""`NemoClient`: the entry point. One aiohttp session, six sub-clients, the product workflows."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import attrs
+
+from nemovideo.resources import (
+    ChatResource,
+    CreditsResource,
+    RenderResource,
+    SessionResource,
+    StateResource,
+    UploadResource,
+)
+from nemovideo.transport.config import ClientConfig
+from nemovideo.transport.http import HTTPTransport
+
+if TYPE_CHECKING:
+    from nemovideo.batch import AnimateItem, Batch, BatchResult
+    from nemovideo.journal import Journal
+    from nemovideo.results import Video
+
+__all__ = ["NemoClient"]
+
+
+class NemoClient:
+    """Asyncio client for NemoVideo's cloud video API.
+
+    Settings come from the arguments, then the environment (``NEMO_API_URL``, ``NEMO_WEB_URL``,
+    ``NEMO_TOKEN``, ``NEMO_CLIENT_ID``, ``SKILL_SOURCE``), then the documented defaults. Without a
+    token, an anonymous one (100 credits, 7 days) is acquired on first use.
+
+    Args:
+        base_url: the API address (``https://mega-api-prod.nemovideo.ai``); plain ``http://`` only
+            for loopback addresses, unless ``allow_insecure=True``.
+        token: a bearer token (``nmv_usr_...``).
+        client_id: the ``X-Client-Id`` used to ask for anonymous tokens (default: the id shared
+            by NemoVideo tools in ``~/.config/nemovideo/client_id``).
+        web_url: the web app, for claim links.
+        session: an aiohttp session to use (not closed by the client).
+        **settings: any field of :class:`ClientConfig` (``timeouts``, ``retry``, ``poll_interval``,
+            ``max_polls``, ``upload_limit``, ...), ``skill_source``/``skill_version``/
+            ``skill_platform``, ``client_id_path``, ``allow_insecure``.
+
+    Example:
+        >>> async with NemoClient() as client:  # doctest: +SKIP
+        ...     video = await client.animate("sunset.jpg", "gentle waves", output="sunset.mp4")
+
+    Raises:
+        ConfigurationError: a setting is unusable (bad URL, unknown setting, malformed token).
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        token: str | None = None,
+        client_id: str | None = None,
+        web_url: str | None = None,
+        session: aiohttp.ClientSession | None = None,
+        **settings: Any,
+    ) -> None:
+        config = ClientConfig.resolve(
+            base_url=base_url, token=token, client_id=client_id, web_url=web_url, **settings
+        )
+        self._init(HTTPTransport(config, session=session))
+
+    def _init(self, transport: HTTPTransport) -> None:
+        self._transport = transport
+        self._journal: Journal | None = None
+        self.session = SessionResource(transport)
+        self.upload = UploadResource(transport)
+        self.chat = ChatResource(transport)
+        self.state = StateResource(transport)
+        self.render = RenderResource(transport)
+        self.credits = CreditsResource(transport)
+
+    @property
+    def config(self) -> ClientConfig:
+        """The resolved settings (the token is not in its repr)."""
+        return self._transport.config
+
+    @property
+    def client_id(self) -> str:
+        """The ``X-Client-Id`` this client uses for anonymous tokens."""
+        return self._transport.client_id
+
+    def with_options(self, **changes: Any) -> NemoClient:
+        """A client with some settings changed, sharing this one's connections and token.
+
+        Example:
+            >>> patient = client.with_options(retry=RetryPolicy(max_retries=5))  # doctest: +SKIP
+        """
+        config = attrs.evolve(self.config, **changes)
+        clone = NemoClient.__new__(NemoClient)
+        clone._init(self._transport.derive(config))
+        return clone
+
+    def __repr__(self) -> str:
+        return f"<NemoClient {self.config.base_url} {self._transport.credentials!r}>"
+
+    async def __aenter__(self) -> NemoClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the connections. Calling it twice is fine."""
+        await self._transport.close()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._transport.closed
+
+    # -- workflows (imported lazily: a client used only for its sub-clients never loads them)
+
+    async def animate(
+        self,
+        image: str | os.PathLike[str] | bytes | Any,
+        prompt: str | None = None,
+        **options: Any,
+    ) -> Video:
+        """Turn one image into an animated MP4: see :func:`nemovideo.workflows.animate`."""
+        from nemovideo.workflows import animate
+
+        return await animate(self, image, prompt, **options)
+
+    def animate_many(
+        self, items: Iterable[AnimateItem | str | Path], *, concurrency: int = 4, **options: Any
+    ) -> Batch:
+        """Animate many images, ``concurrency`` at a time; iterate the results as they finish.
+
+        Example:
+            >>> batch = client.animate_many(["a.jpg", "b.png"], output_dir="out")  # doctest: +SKIP
+            >>> async for result in batch:  # doctest: +SKIP
+            ...     print(result.item.image, result.video or result.error)
+            >>> print(batch.summary)  # doctest: +SKIP
+            2 done, 0 failed, 200 credits
+        """
+        from nemovideo.batch import Batch
+
+        return Batch(self, items, concurrency=concurrency, **options)
+
+    async def resume(
+        self, journal: Journal | None = None, *, output_dir: str | None = None
+    ) -> list[BatchResult]:
+        """Finish the flows an interrupted run left in the journal, without paying twice."""
+        from nemovideo.batch import resume
+
+        return await resume(self, journal, output_dir=output_dir)
+
+    @property
+    def journal(self) -> Journal | None:
+        """The job journal (``None`` when disabled with ``journal_path=None``)."""
+        path = self.config.journal_path
+        if path is None:
+            return None
+        if self._journal is None or self._journal.path != path:
+            from nemovideo.journal import Journal
+
+            self._journal = Journal(path)
+        return self._journal

@@ -1,0 +1,33 @@
+"""Credits: the balance, with what running work holds frozen."""
+
+from __future__ import annotations
+
+from nemovideo.protocol.converter import structure
+from nemovideo.protocol.models import Credits
+from nemovideo.transport.http import HTTPTransport
+from nemovideo.transport.retry import RequestKind, RetryPolicy
+
+__all__ = ["CreditsResource"]
+
+
+class CreditsResource:
+    """``client.credits``: ``get()``."""
+
+    def __init__(self, transport: HTTPTransport) -> None:
+        self._transport = transport
+
+    async def get(self, *, retry: RetryPolicy | None = None) -> Credits:
+        """The balance: ``available``, ``frozen`` (reserved by running work) and ``total``.
+
+        Example:
+            >>> (await client.credits.get()).available  # doctest: +SKIP
+            100
+        """
+        answer = await self._transport.request(
+            "GET",
+            "/api/credits/balance/simple",
+            kind=RequestKind.READ,
+            retry=retry,
+            what="reading the credit balance",
+        )
+        return structure(answer, Credits)

@@ -1,0 +1,287 @@
+"""Render: export a draft to MP4, follow the job, download the file.
+
+The render endpoints answer without the envelope. The job id is chosen here
+(``render_<unix-ms>``), which makes a lost answer recoverable: the job can be looked up by the
+id that was sent instead of submitting the work again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+from yarl import URL
+
+from nemovideo.protocol.converter import structure_render_job
+from nemovideo.protocol.draft import Draft
+from nemovideo.protocol.errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ConfigurationError,
+    NemoError,
+    RenderFailedError,
+    ServerError,
+)
+from nemovideo.protocol.models import RenderJob, RenderStatus, SessionState
+from nemovideo.resources._paths import session_path
+from nemovideo.transport.download import ProgressCallback, download_to_path
+from nemovideo.transport.http import HTTPTransport
+from nemovideo.transport.retry import RequestKind, RetryPolicy
+
+__all__ = ["RenderResource", "new_job_id"]
+
+logger = logging.getLogger("nemovideo.render")
+
+#: Called with the job each time a poll returns.
+RenderProgress = Callable[[RenderJob], object]
+
+_last_ms = 0
+_QUALITIES = ("low", "medium", "high")
+
+
+def new_job_id() -> str:
+    """``render_<unix-ms>``, strictly increasing within this process (two jobs never share one)."""
+    global _last_ms
+    now = int(time.time() * 1000)
+    _last_ms = max(now, _last_ms + 1)
+    return f"render_{_last_ms}"
+
+
+def _wire_draft(draft: Draft | SessionState | Mapping[str, Any]) -> tuple[Draft, dict[str, Any]]:
+    if isinstance(draft, SessionState):
+        draft = draft.draft
+    if not isinstance(draft, Draft):
+        draft = Draft.from_wire(draft)
+    if not draft.is_exportable:
+        raise ConfigurationError(
+            "The draft has no track with a segment, so there is nothing to export yet: generate "
+            "or edit first (client.chat.send), then check client.state.get(...).draft."
+        )
+    return draft, draft.to_wire()
+
+
+class RenderResource:
+    """``client.render``: ``start``, ``get``, ``wait``, ``download``, ``cancel``."""
+
+    def __init__(self, transport: HTTPTransport) -> None:
+        self._transport = transport
+
+    async def start(
+        self,
+        session_id: str,
+        draft: Draft | SessionState | Mapping[str, Any],
+        *,
+        quality: str = "high",
+        job_id: str | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> RenderJob:
+        """Submit the draft for export to MP4. Export costs no credits.
+
+        The draft is sent back exactly as the state endpoint gave it. If the answer is lost
+        (a broken connection or a 5xx), the job is looked up by its id rather than submitted
+        again, so no second render starts behind the user's back.
+
+        Raises:
+            ConfigurationError: the draft is empty or ``quality`` unknown.
+            ExportBlockedError: (402) export is blocked on the free plan; register to unlock.
+        """
+        if quality not in _QUALITIES:
+            raise ConfigurationError(f"quality must be one of {', '.join(_QUALITIES)}.")
+        typed, wire = _wire_draft(draft)
+        job_id = job_id or new_job_id()
+        body = {
+            "id": job_id,
+            "sessionId": session_id,
+            "draft": wire,
+            "output": {"format": "mp4", "quality": quality},
+        }
+        try:
+            answer = await self._transport.request(
+                "POST",
+                "/api/render/proxy/lambda",
+                kind=RequestKind.WORK,
+                json=body,
+                enveloped=False,
+                retry=retry,
+                what="starting the render",
+            )
+        except (APIConnectionError, ServerError) as exc:
+            if isinstance(exc, APIConnectionError) and exc.request_sent is False:
+                raise
+            recovered = await self._recover(job_id)
+            if recovered is None:
+                raise
+            job = recovered
+        else:
+            job = structure_render_job(answer, job_id=job_id)
+        return _with_origin(job, job_id, session_id, typed)
+
+    async def _recover(self, job_id: str) -> RenderJob | None:
+        try:
+            found = await self.get(job_id)
+        except NemoError:
+            return None
+        logger.info("render start answer was lost; found job %s by its id", job_id)
+        return found
+
+    async def get(self, job_id: str, *, retry: RetryPolicy | None = None) -> RenderJob:
+        """The job's status, progress and, once completed, its output URL, duration and size."""
+        answer = await self._transport.request(
+            "GET",
+            session_path("/api/render/proxy/lambda/{}", job_id),
+            kind=RequestKind.READ,
+            enveloped=False,
+            retry=retry,
+            what="reading the render status",
+        )
+        return structure_render_job(answer, job_id=job_id)
+
+    async def wait(
+        self,
+        job: RenderJob | str,
+        *,
+        poll_interval: float | None = None,
+        timeout: float | None = None,
+        on_progress: RenderProgress | None = None,
+        resubmit: bool = True,
+    ) -> RenderJob:
+        """Poll until the job completes; return the completed job.
+
+        Args:
+            poll_interval: seconds between polls (documented: 30).
+            timeout: overall deadline in seconds (default: poll_interval x max_polls, the
+                documented 10 polls).
+            on_progress: called with the job after every poll.
+            resubmit: on ``failed``, submit the same draft ONCE more with a new id, as the API
+                documents (needs a job from :meth:`start`, which remembers the draft).
+
+        Raises:
+            RenderFailedError: the job failed (again, after the one re-submission).
+            APITimeoutError: the deadline passed; the job may still finish (see ``job_id``).
+        """
+        cfg = self._transport.config
+        interval = cfg.poll_interval if poll_interval is None else poll_interval
+        if interval < 0:
+            raise ConfigurationError("poll_interval must not be negative.")
+        budget = timeout if timeout is not None else max(interval, 0.001) * cfg.max_polls
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + budget
+        current = job if isinstance(job, RenderJob) else RenderJob(id=job)
+        resubmitted = False
+        while True:
+            polled = await self.get(current.id)
+            current = _with_origin(polled, current.id, current.session_id, current.draft)
+            if on_progress is not None:
+                on_progress(current)
+            if current.status is RenderStatus.COMPLETED:
+                return current
+            if current.status is RenderStatus.FAILED:
+                if resubmit and not resubmitted and current.session_id and current.draft:
+                    resubmitted = True
+                    logger.warning("render %s failed; submitting once more", current.id)
+                    current = await self.start(current.session_id, current.draft)
+                    continue
+                raise RenderFailedError(
+                    f"The render {current.id} failed"
+                    + (f": {current.error}" if current.error else "")
+                    + (" (also after one re-submission)." if resubmitted else ".")
+                    + " Check the draft (client.state.get) and try an export again later.",
+                    job_id=current.id,
+                )
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise APITimeoutError(
+                    f"The render {current.id} was still {current.status.value} "
+                    f"({current.progress:.0f}%) at the deadline; it may still finish: "
+                    f"client.render.wait({current.id!r}) picks it up again.",
+                    request_sent=True,
+                )
+            await asyncio.sleep(min(interval, remaining))
+
+    async def download(
+        self,
+        job: RenderJob | str,
+        dest: str | Path,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> Path:
+        """Save the rendered MP4 at ``dest`` (a file path, or a folder: then ``<job id>.mp4``).
+
+        Streams to a temporary file beside ``dest``, checks the size, then renames it, so a
+        broken download never leaves a partial file at ``dest``. The output URL usually points
+        at a CDN: it is fetched WITHOUT the bearer token and attribution headers. If it fails,
+        the documented fallback route of the API is tried.
+
+        Raises:
+            ConfigurationError: the job has not completed, or ``dest`` is unusable.
+            InvalidResponseError: the file was truncated or larger than announced.
+        """
+        if isinstance(job, str):
+            job = await self.get(job)
+        if job.status is not RenderStatus.COMPLETED:
+            raise ConfigurationError(
+                f"The render {job.id} is {job.status.value}; wait for it first "
+                "(client.render.wait)."
+            )
+        path = Path(dest)
+        if path.is_dir():  # noqa: ASYNC240 - one stat call, not worth a thread
+            path = path / f"{job.id}.mp4"
+        transport = self._transport
+        cfg = transport.config
+        common: dict[str, Any] = {
+            "expected_size": job.size,
+            "max_size": cfg.max_download_bytes,
+            "read_timeout": cfg.timeouts.download_read,
+            "connect_timeout": cfg.timeouts.connect,
+            "on_progress": on_progress,
+        }
+        if job.url:
+            url = cfg.base_url.join(URL(job.url))
+            same_origin = url.origin() == cfg.base_url.origin()
+            headers = await transport.auth_headers() if same_origin else {}
+            try:
+                await download_to_path(transport.session(), url, path, headers=headers, **common)
+                return path
+            except NemoError as exc:
+                if isinstance(exc, (ConfigurationError, APITimeoutError)):
+                    raise
+                logger.warning(
+                    "download from the output URL failed (%s); trying the fallback",
+                    type(exc).__name__,
+                )
+        fallback = transport.url(session_path("/api/render/proxy/{}/download", job.id))
+        await download_to_path(
+            transport.session(), fallback, path, headers=await transport.auth_headers(), **common
+        )
+        return path
+
+    async def cancel(self, job_id: str) -> bool:
+        """Ask the server to cancel a job, best effort; True when it accepted.
+
+        The cancel route appears in one retracted reference only: never rely on it.
+        """
+        try:
+            await self._transport.request(
+                "POST",
+                session_path("/api/render/proxy/lambda/{}/cancel", job_id),
+                kind=RequestKind.WRITE,
+                enveloped=False,
+                retry=RetryPolicy.never(),
+                what="cancelling the render",
+            )
+        except NemoError as exc:
+            logger.info("render cancel for %s not accepted (%s)", job_id, type(exc).__name__)
+            return False
+        return True
+
+
+def _with_origin(
+    job: RenderJob, job_id: str, session_id: str | None, draft: Draft | None
+) -> RenderJob:
+    """The job as the server reported it, plus what it was submitted with (for a re-submission)."""
+    return attrs.evolve(job, id=job.id or job_id, session_id=session_id, draft=draft)

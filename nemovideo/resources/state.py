@@ -1,0 +1,45 @@
+"""State: the latest draft (timeline) of a session and the media it knows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nemovideo.protocol.converter import structure
+from nemovideo.protocol.models import SessionState
+from nemovideo.resources._paths import session_path
+from nemovideo.transport.http import HTTPTransport
+from nemovideo.transport.retry import RequestKind, RetryPolicy
+
+__all__ = ["StateResource"]
+
+
+class StateResource:
+    """``client.state``: ``get(session_id)``."""
+
+    def __init__(self, transport: HTTPTransport) -> None:
+        self._transport = transport
+
+    async def get(self, session_id: str, *, retry: RetryPolicy | None = None) -> SessionState:
+        """The session's latest state, with a typed :class:`~nemovideo.Draft`.
+
+        Example:
+            >>> state = await client.state.get(session.session_id)  # doctest: +SKIP
+            >>> print(state.draft.summary())  # doctest: +SKIP
+            Timeline (3 tracks): 1. Video: sunset.jpg (0-5s) 2. BGM: Lo-fi (0-5s, 35%) ...
+
+        Raises:
+            SessionNotFoundError: the session does not exist or belongs to another token.
+        """
+        answer: Any = await self._transport.request(
+            "GET",
+            session_path("/api/state/nemo_agent/me/{}/latest", session_id),
+            kind=RequestKind.READ,
+            retry=retry,
+            what="reading the session state",
+        )
+        flat = dict(answer) if isinstance(answer, dict) else {}
+        inner = flat.pop("state", None)
+        if isinstance(inner, dict):
+            flat.update(inner)
+        flat.setdefault("session_id", session_id)
+        return structure(flat, SessionState)

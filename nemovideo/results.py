@@ -1,0 +1,110 @@
+"""What the workflows hand back: progress events and the finished video."""
+
+from __future__ import annotations
+
+import base64
+import enum
+import html
+from collections.abc import Callable
+from pathlib import Path
+
+import attrs
+
+__all__ = ["Progress", "ProgressHandler", "Stage", "Video"]
+
+
+class Stage(str, enum.Enum):
+    """Where an ``animate`` flow is."""
+
+    STARTING = "starting"
+    UPLOADING = "uploading"
+    GENERATING = "generating"
+    RENDERING = "rendering"
+    DOWNLOADING = "downloading"
+    DONE = "done"
+
+
+@attrs.frozen
+class Progress:
+    """One progress report.
+
+    Attributes:
+        stage: the flow's stage.
+        done: bytes sent/received (uploading, downloading), percent (rendering), seconds waited
+            (generating).
+        total: the total for ``done`` when known (bytes, or 100 for percent).
+        message: a short line for people ("Uploading sunset.jpg", "Rendering 40%").
+    """
+
+    stage: Stage
+    done: float = 0
+    total: float | None = None
+    message: str = ""
+
+    @property
+    def fraction(self) -> float | None:
+        """``done / total`` between 0 and 1, when a total is known."""
+        if not self.total:
+            return None
+        return max(0.0, min(1.0, self.done / self.total))
+
+
+#: A callback receiving :class:`Progress` reports.
+ProgressHandler = Callable[[Progress], object]
+
+_INLINE_LIMIT = 50 * 1024 * 1024
+
+
+@attrs.frozen
+class Video:
+    """A finished animation.
+
+    Attributes:
+        path: where the MP4 was saved, or ``None`` when it was kept in memory.
+        data: the MP4's bytes when no ``output`` path was given, else ``None``.
+        size: the file's size in bytes.
+        duration: seconds, as the render reported.
+        session_id / task_id: the NemoVideo session and project, to keep editing by chat.
+        job_id: the render job.
+        claim_url: a browser link to claim the work into an account (when it could be made).
+        credits_spent: credits the balance dropped by during the flow (when it could be read).
+        summary: the final timeline in one line.
+    """
+
+    size: int
+    session_id: str
+    task_id: str
+    job_id: str
+    path: Path | None = None
+    data: bytes | None = attrs.field(default=None, repr=False)
+    duration: float | None = None
+    claim_url: str | None = attrs.field(default=None, repr=False)
+    credits_spent: int | None = None
+    summary: str = ""
+
+    def read_bytes(self) -> bytes:
+        """The MP4's bytes (read from ``path`` when it was saved to disk)."""
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        return self.path.read_bytes()
+
+    def save(self, dest: str | Path) -> Path:
+        """Write the MP4 to ``dest`` and return the path."""
+        target = Path(dest)
+        target.write_bytes(self.read_bytes())
+        return target
+
+    def _repr_html_(self) -> str:
+        """An inline player for Jupyter."""
+        if self.data is not None and self.size <= _INLINE_LIMIT:
+            src = "data:video/mp4;base64," + base64.b64encode(self.data).decode("ascii")
+        elif self.path is not None:
+            src = html.escape(self.path.as_posix(), quote=True)
+        else:
+            return f"<p>Video ({self.size} bytes) too large to show inline.</p>"
+        caption = html.escape(self.summary or f"session {self.session_id}")
+        return (
+            f'<figure><video controls loop playsinline style="max-width:100%" src="{src}">'
+            f"</video><figcaption>{caption}</figcaption></figure>"
+        )

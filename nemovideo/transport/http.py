@@ -1,0 +1,416 @@
+"""The one HTTP layer: an aiohttp session, the bearer token, retries and answer decoding.
+
+Resources hand it a method, a path and a body; it returns the decoded payload or raises a
+`NemoError`. Every cross-cutting concern lives here once: the base URL, timeouts, the
+attribution middleware, the token and its refresh on 1001, the retry table, size caps, and the
+translation of aiohttp's exceptions into the SDK's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+import warnings
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from nemovideo.protocol.envelope import decode_answer
+from nemovideo.protocol.errors import (
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    ConfigurationError,
+    InvalidResponseError,
+    NemoError,
+    RateLimitedError,
+    error_from_response,
+)
+from nemovideo.transport.auth import Credentials, load_or_create_client_id
+from nemovideo.transport.config import ClientConfig
+from nemovideo.transport.middleware import AttributionMiddleware, LoggingMiddleware
+from nemovideo.transport.retry import RequestKind, RetryPolicy
+
+__all__ = ["HTTPTransport", "map_client_error"]
+
+logger = logging.getLogger("nemovideo.http")
+
+TOKEN_PATH = "/api/auth/anonymous-token"  # noqa: S105 - a route, not a secret
+
+#: Builds a request body afresh for each attempt (a multipart body cannot be sent twice).
+BodyFactory = Callable[[], Any]
+
+
+def map_client_error(exc: BaseException, *, what: str = "the request") -> NemoError:
+    """Translate an aiohttp or socket failure into the SDK's error, saying whether it was sent.
+
+    A failure to connect proves the request never left; anything later leaves it unknown.
+    """
+    name = type(exc).__name__
+    detail = str(exc).split("\n", 1)[0][:200]
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return APITimeoutError(
+            f"Timed out connecting for {what}; check the network and NEMO_API_URL.",
+            request_sent=False,
+        )
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return APIConnectionError(
+            f"Could not connect for {what} ({name}: {detail}); check the network and the URL.",
+            request_sent=False,
+        )
+    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+        return APITimeoutError(
+            f"The server did not answer {what} in time; it may still be working on it.",
+            request_sent=None,
+        )
+    if isinstance(exc, aiohttp.InvalidURL):
+        return ConfigurationError(f"Invalid URL for {what}: {detail}")
+    return APIConnectionError(
+        f"The connection broke during {what} ({name}: {detail}); the server may or may not "
+        "have received it.",
+        request_sent=None,
+    )
+
+
+async def read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The whole body, refusing (not buffering) more than ``limit`` bytes."""
+    declared = response.content_length
+    if declared is not None and declared > limit:
+        raise InvalidResponseError(
+            f"The server announced a {declared}-byte answer, over the {limit}-byte limit "
+            "(max_body_bytes); refusing to read it.",
+            http_status=response.status,
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise InvalidResponseError(
+                f"The server's answer grew past {limit} bytes (max_body_bytes); stopped reading.",
+                http_status=response.status,
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class RateGate:
+    """Shared back-off: after a 429, every request of the client waits out the same pause.
+
+    One refused request then slows the whole batch, instead of each concurrent flow learning of
+    the limit by being refused in turn.
+    """
+
+    def __init__(self) -> None:
+        self._until = 0.0
+
+    def block(self, seconds: float) -> None:
+        """Hold requests for ``seconds`` from now (a longer existing pause stands)."""
+        now = asyncio.get_running_loop().time()
+        self._until = max(self._until, now + seconds)
+
+    async def wait(self, sleep: Callable[[float], Any]) -> None:
+        """Return once no pause is in force."""
+        loop = asyncio.get_running_loop()
+        while (delay := self._until - loop.time()) > 0:
+            await sleep(delay)
+
+
+class HTTPTransport:
+    """Owns the aiohttp session. Created without a running loop; the session opens on first use.
+
+    Args:
+        config: the resolved client settings.
+        session: an aiohttp session to use instead of creating one (it is then not closed here,
+            and must carry the attribution middleware itself if the API needs it).
+    """
+
+    def __init__(
+        self, config: ClientConfig, *, session: aiohttp.ClientSession | None = None
+    ) -> None:
+        self.config = config
+        self._session = session
+        self._owns_session = session is None
+        self._closed = False
+        self._client_id = config.client_id
+        self.credentials = Credentials(config.token, self._acquire_token)
+        self._parent: HTTPTransport | None = None
+        self.rate_gate = RateGate()
+
+    def derive(self, config: ClientConfig) -> HTTPTransport:
+        """A transport with other settings sharing this one's session and token."""
+        child = HTTPTransport(config, session=self._session)
+        child._owns_session = False
+        child._parent = self
+        child.credentials = self.credentials
+        child.rate_gate = self.rate_gate
+        child._client_id = self._client_id
+        return child
+
+    def __repr__(self) -> str:
+        return f"<HTTPTransport {self.config.base_url} {self.credentials!r}>"
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return self._closed
+
+    @property
+    def has_open_session(self) -> bool:
+        """Whether an aiohttp session was opened and is still open."""
+        return self._session is not None and not self._session.closed
+
+    def session(self) -> aiohttp.ClientSession:
+        """The aiohttp session, opened on first use (inside the running loop)."""
+        if self._parent is not None:
+            return self._parent.session()
+        if self._closed:
+            raise ConfigurationError(
+                "This NemoClient is closed; create a new one (or use `async with NemoClient()`)."
+            )
+        if self._session is None:
+            cfg = self.config
+            connector = aiohttp.TCPConnector(limit=cfg.connection_limit, ssl=cfg.verify_ssl)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(
+                    total=cfg.timeouts.request, sock_connect=cfg.timeouts.connect
+                ),
+                middlewares=(
+                    AttributionMiddleware(cfg.base_url, cfg.attribution),
+                    LoggingMiddleware(),
+                ),
+                raise_for_status=False,
+                trust_env=False,
+            )
+        return self._session
+
+    async def close(self) -> None:
+        """Close the session (idempotent)."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and self._owns_session and not session.closed:
+            await session.close()
+
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        if self._owns_session and self._session is not None and not self._session.closed:
+            _warn(
+                "Unclosed NemoClient: use `async with NemoClient()` or `await client.close()`.",
+                ResourceWarning,
+                source=self,
+                stacklevel=2,
+            )
+
+    # -- credentials -----------------------------------------------------------------------
+
+    @property
+    def client_id(self) -> str:
+        """The ``X-Client-Id``: given, else the shared id file's (created when missing)."""
+        if self._client_id is None:
+            self._client_id = load_or_create_client_id(self.config.client_id_path)
+        return self._client_id
+
+    def _new_client_id(self) -> None:
+        # The server said the id was missing: one we never loaded gets loaded, else a fresh one.
+        self._client_id = None if self._client_id is None else str(uuid.uuid4())
+
+    async def _acquire_token(self) -> str:
+        answer = await self.request(
+            "POST",
+            TOKEN_PATH,
+            kind=RequestKind.WRITE,
+            authenticated=False,
+            client_id_header=True,
+        )
+        token = answer.get("token") if isinstance(answer, Mapping) else None
+        if not isinstance(token, str) or not token:
+            raise InvalidResponseError("The anonymous-token answer carried no token.")
+        logger.info("acquired an anonymous NemoVideo token")
+        return token
+
+    def _on_auth_failure(self, used: str | None) -> Callable[[AuthenticationError], bool]:
+        return lambda exc: self.credentials.invalidate(exc, used)
+
+    # -- requests --------------------------------------------------------------------------
+
+    def url(self, path: str) -> URL:
+        """The absolute URL of an API path."""
+        return self.config.base_url.with_path(self.config.base_url.path + path, encoded=False)
+
+    async def auth_headers(self) -> dict[str, str]:
+        """The ``Authorization`` header for a request to the API's own origin."""
+        return {"Authorization": "Bearer " + await self.credentials.get()}
+
+    async def _headers(self, authenticated: bool, client_id_header: bool) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if authenticated:
+            headers["Authorization"] = "Bearer " + await self.credentials.get()
+        if client_id_header:
+            headers["X-Client-Id"] = self.client_id
+        return headers
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        kind: RequestKind,
+        json: Any = None,
+        body: BodyFactory | None = None,
+        enveloped: bool = True,
+        authenticated: bool = True,
+        client_id_header: bool = False,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        long: bool = False,
+        what: str | None = None,
+    ) -> Any:
+        """Send one API request with the retry table applied; return the decoded payload.
+
+        ``long`` requests (uploads) have no total time limit, only a limit on silence.
+        """
+        policy = retry or self.config.retry
+        label = what or f"{method} {path}"
+        used: list[str | None] = [None]
+        controller = policy.controller(
+            kind,
+            on_auth_failure=lambda exc: self.credentials.invalidate(exc, used[0]),
+            on_missing_client_id=self._new_client_id if client_id_header else None,
+        )
+        async for attempt in controller:
+            with attempt:
+                await self.rate_gate.wait(policy.sleep)
+                headers = await self._headers(authenticated, client_id_header)
+                used[0] = self.credentials.current if authenticated else None
+                try:
+                    return await self._once(
+                        method,
+                        self.url(path),
+                        headers=headers,
+                        json=json,
+                        data=body() if body is not None else None,
+                        enveloped=enveloped,
+                        timeout=timeout,
+                        long=long,
+                        what=label,
+                    )
+                except RateLimitedError as exc:
+                    self.rate_gate.block(policy.wait_for_rate_limit(exc.retry_after))
+                    raise
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    async def _once(
+        self,
+        method: str,
+        url: URL,
+        *,
+        headers: dict[str, str],
+        json: Any,
+        data: Any,
+        enveloped: bool,
+        timeout: float | None,
+        long: bool,
+        what: str,
+    ) -> Any:
+        session = self.session()
+        extra: dict[str, Any] = {}
+        connect = self.config.timeouts.connect
+        if long:
+            extra["timeout"] = aiohttp.ClientTimeout(
+                total=None, sock_connect=connect, sock_read=self.config.timeouts.request
+            )
+        elif timeout is not None:
+            extra["timeout"] = aiohttp.ClientTimeout(total=timeout, sock_connect=connect)
+        try:
+            async with session.request(
+                method, url, headers=headers, json=json, data=data, **extra
+            ) as response:
+                payload = await read_capped(response, self.config.max_body_bytes)
+                return decode_answer(
+                    response.status, response.headers, payload, enveloped=enveloped
+                )
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise map_client_error(exc, what=what) from None
+
+    @contextlib.asynccontextmanager
+    async def open_stream(
+        self,
+        path: str,
+        *,
+        json: Any,
+        headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
+        what: str = "the chat message",
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """POST a work-creating request and hand over its streaming response (status 2xx).
+
+        Only refusals (429, an expired anonymous token) and failures to connect are retried:
+        once the request may have reached the server it is never sent again.
+        """
+        policy = retry or self.config.retry
+        timeouts = self.config.timeouts
+        client_timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=timeouts.connect,
+            sock_connect=timeouts.connect,
+            sock_read=timeouts.stream_read,
+        )
+        used: list[str | None] = [None]
+        controller = policy.controller(
+            RequestKind.WORK,
+            on_auth_failure=lambda exc: self.credentials.invalidate(exc, used[0]),
+        )
+        response: aiohttp.ClientResponse | None = None
+        async for attempt in controller:
+            with attempt:
+                await self.rate_gate.wait(policy.sleep)
+                request_headers = await self._headers(True, False)
+                request_headers.update(headers or {})
+                used[0] = self.credentials.current
+                try:
+                    response = await self._start_stream(
+                        path, json, request_headers, client_timeout, what
+                    )
+                except RateLimitedError as exc:
+                    self.rate_gate.block(policy.wait_for_rate_limit(exc.retry_after))
+                    raise
+        assert response is not None
+        try:
+            yield response
+        finally:
+            response.close()
+
+    async def _start_stream(
+        self,
+        path: str,
+        json: Any,
+        headers: dict[str, str],
+        client_timeout: aiohttp.ClientTimeout,
+        what: str,
+    ) -> aiohttp.ClientResponse:
+        try:
+            response = await self.session().post(
+                self.url(path), json=json, headers=headers, timeout=client_timeout
+            )
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise map_client_error(exc, what=what) from None
+        if 200 <= response.status < 300 and response.content_type != "application/json":
+            return response
+        try:
+            body = await read_capped(response, self.config.max_body_bytes)
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, NemoError):
+            body = b""
+        finally:
+            response.close()
+        if 200 <= response.status < 300:
+            # A gateway may refuse with an enveloped JSON error on HTTP 200 instead of a stream.
+            decode_answer(response.status, response.headers, body)
+            raise InvalidResponseError(
+                f"Expected an event stream for {what}, got a JSON answer.",
+                http_status=response.status,
+            )
+        raise error_from_response(response.status, body, response.headers)

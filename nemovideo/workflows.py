@@ -1,0 +1,396 @@
+"""The product's know-how: one image to one MP4, and many images concurrently.
+
+:func:`animate` composes the resources in the documented order: session, upload, one chat
+message (never re-sent), state checks for silent replies and broken streams, render (with its
+one documented re-submission), download. Every step is announced in the job journal first, so
+an interrupted flow can be finished by :func:`resume` without paying twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from nemovideo.journal import Journal
+from nemovideo.protocol.draft import Draft
+from nemovideo.protocol.errors import (
+    APITimeoutError,
+    ConfigurationError,
+    NemoError,
+    StreamDisconnectedError,
+)
+from nemovideo.protocol.models import RenderJob, Session, SessionState
+from nemovideo.results import Progress, ProgressHandler, Stage, Video
+
+if TYPE_CHECKING:
+    from nemovideo.client import NemoClient
+
+if sys.version_info >= (3, 11):
+    from asyncio import timeout as _deadline
+else:  # pragma: no cover - Python 3.10
+    from async_timeout import timeout as _deadline
+
+__all__ = ["DEFAULT_PROMPT", "GenerationFailedError", "animate", "wait_for_draft"]
+
+logger = logging.getLogger("nemovideo.workflows")
+
+DEFAULT_PROMPT = "turn this image into a {duration}-second animated video clip"
+RESOLUTIONS = ("480p", "720p", "1080p")
+T = TypeVar("T")
+
+
+class GenerationFailedError(NemoError):
+    """The chat turn ended but the draft never became exportable (nothing to render)."""
+
+    default_hint = (
+        "The generation produced no timeline. Check client.state.get(session_id) and ask again "
+        "with a new message."
+    )
+
+    def __init__(self, message: str = "", *, session_id: str | None = None, **kw: Any) -> None:
+        self.session_id = session_id
+        super().__init__(message, **kw)
+
+
+def build_prompt(prompt: str | None, duration: float, resolution: str) -> str:
+    """The instruction sent to the agent: the user's words plus duration and resolution."""
+    seconds = f"{duration:g}"
+    if prompt is None or not prompt.strip():
+        text = DEFAULT_PROMPT.format(duration=seconds)
+    else:
+        text = prompt.strip()
+        if not re.search(r"\d+(\.\d+)?\s*-?\s*(s|sec|secs|second|seconds)\b", text):
+            text = f"{text} (make it a {seconds}-second clip)"
+    if resolution != "1080p":
+        text += f", {resolution}"
+    return text
+
+
+def _emit(
+    handler: ProgressHandler | None,
+    stage: Stage,
+    done: float = 0,
+    total: float | None = None,
+    message: str = "",
+) -> None:
+    if handler is None:
+        return
+    try:
+        handler(Progress(stage, done, total, message))
+    except Exception:  # a broken progress bar must not break the flow
+        logger.exception("the progress callback raised; ignored")
+
+
+async def _journal(journal: Journal | None, flow: str, step: str, **fields: Any) -> None:
+    if journal is not None:
+        await asyncio.to_thread(journal.record, flow, step, **fields)
+
+
+def _describe_image(image: Any) -> str:
+    if isinstance(image, (str, os.PathLike)):
+        return os.fspath(image)
+    if isinstance(image, tuple) and image and isinstance(image[0], str):
+        return image[0]
+    return f"<{type(image).__name__}>"
+
+
+async def wait_for_draft(
+    client: NemoClient,
+    session_id: str,
+    *,
+    before: Draft | None = None,
+    on_wait: Callable[[float], object] | None = None,
+) -> SessionState:
+    """Poll the state until the draft is exportable and has settled, as documented.
+
+    The documented recovery after a broken stream or a silent reply: wait one poll interval,
+    then poll every two intervals; five unchanged polls without an exportable draft mean the
+    work failed.
+
+    Raises:
+        GenerationFailedError: the draft stayed empty (or unchanged from ``before``).
+    """
+    interval = client.config.poll_interval
+    waited = 0.0
+    await asyncio.sleep(interval)
+    waited += interval
+    last: Draft | None = None
+    unchanged = 0
+    while True:
+        state = await client.state.get(session_id)
+        draft = state.draft
+        changed_from_before = before is None or draft != before
+        if draft.is_exportable and changed_from_before and draft == last:
+            return state
+        if draft == last:
+            unchanged += 1
+            if unchanged >= 5:
+                if draft.is_exportable:
+                    return state
+                raise GenerationFailedError(session_id=session_id)
+        else:
+            unchanged = 0
+        last = draft
+        if on_wait is not None:
+            on_wait(waited)
+        await asyncio.sleep(2 * interval)
+        waited += 2 * interval
+
+
+async def _generate(
+    client: NemoClient,
+    session_id: str,
+    text: str,
+    handler: ProgressHandler | None,
+    before: Draft,
+) -> SessionState:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    _emit(handler, Stage.GENERATING, 0, None, "Generating: the agent is working")
+
+    def on_event(_: object) -> None:
+        _emit(handler, Stage.GENERATING, loop.time() - started, None, "Generating")
+
+    try:
+        reply = await client.chat.send(session_id, text, on_event=on_event)
+    except StreamDisconnectedError as exc:
+        if exc.delivered is False:
+            raise
+        logger.warning("chat stream broke (delivered=%s); polling the state instead", exc.delivered)
+        return await wait_for_draft(client, session_id, before=before)
+    state = await client.state.get(session_id)
+    if state.draft.is_exportable:
+        return state
+    logger.info(
+        "the reply%s left no exportable draft yet; polling", " (silent)" if reply.silent else ""
+    )
+    return await wait_for_draft(client, session_id, before=before)
+
+
+async def animate(
+    client: NemoClient,
+    image: Any,
+    prompt: str | None = None,
+    *,
+    duration: float = 5,
+    resolution: str = "1080p",
+    output: str | os.PathLike[str] | None = None,
+    on_progress: ProgressHandler | None = None,
+    timeout: float | None = None,
+    task_name: str = "project",
+    language: str = "en",
+    journal: Journal | bool | None = True,
+) -> Video:
+    """Turn a still image into an animated MP4.
+
+    Args:
+        image: a path, bytes, a binary file object, or an http(s) URL of a JPG/PNG/WEBP/HEIC
+            (up to 200 MB).
+        prompt: what should move and how; default: "turn this image into a 5-second animated
+            video clip".
+        duration: seconds of video (default 5).
+        resolution: "480p", "720p" or "1080p".
+        output: where to save the MP4 (a file path or a folder); ``None`` keeps it in memory
+            (``video.data``).
+        on_progress: called with :class:`Progress` at every stage.
+        timeout: an overall deadline in seconds (``None``: each step's own limits).
+        journal: ``True`` for the client's journal, a :class:`Journal`, or ``False``.
+
+    Example:
+        >>> video = await client.animate("sunset.jpg", output="out.mp4")  # doctest: +SKIP
+        >>> video.path, video.duration  # doctest: +SKIP
+        (PosixPath('out.mp4'), 5.0)
+
+    Raises:
+        UnsupportedFileTypeError / FileTooLargeError: the image was refused before upload.
+        InsufficientCreditsError: not enough credits for a generation (about 100).
+        GenerationFailedError: the agent produced no timeline.
+        RenderFailedError: the export failed twice.
+        APITimeoutError: ``timeout`` passed; what still runs is in the journal.
+    """
+    if not (0 < duration <= 60):
+        raise ConfigurationError("duration must be between 0 and 60 seconds.")
+    if resolution not in RESOLUTIONS:
+        raise ConfigurationError(f"resolution must be one of {', '.join(RESOLUTIONS)}.")
+    is_url = isinstance(image, str) and image.lower().startswith(("http://", "https://"))
+    if not is_url:
+        client.upload.check(image)  # fail fast, before any session or credit is used
+    book = _resolve_journal(client, journal)
+    flow = Journal.new_flow_id()
+    text = build_prompt(prompt, duration, resolution)
+    dest = Path(output) if output is not None else None
+    await _journal(
+        book,
+        flow,
+        "started",
+        image=_describe_image(image),
+        prompt=text,
+        output=str(dest) if dest else None,
+    )
+    steps = _Steps(client, book, flow, on_progress)
+    try:
+        if timeout is None:
+            return await steps.run(image, is_url, text, dest, task_name, language)
+        async with _deadline(timeout):
+            return await steps.run(image, is_url, text, dest, task_name, language)
+    except asyncio.TimeoutError:
+        await _journal(book, flow, "interrupted", reason="deadline", **steps.running())
+        raise APITimeoutError(
+            f"animate() did not finish within {timeout:g} s; still running: {steps.running()}. "
+            "client.resume() finishes it without paying twice.",
+            request_sent=True,
+        ) from None
+    except asyncio.CancelledError:
+        # Recorded synchronously: a cancelled task cannot await a thread any more.
+        if book is not None:
+            with contextlib.suppress(OSError):
+                book.record(flow, "interrupted", reason="cancelled", **steps.running())
+        raise
+    except NemoError as exc:
+        await _journal(book, flow, "failed", error=f"{type(exc).__name__}: {exc.message}")
+        raise
+
+
+def _resolve_journal(client: NemoClient, journal: Journal | bool | None) -> Journal | None:
+    if isinstance(journal, Journal):
+        return journal
+    if journal is False or journal is None:
+        return None
+    return client.journal
+
+
+class _Steps:
+    """The steps of one flow, with what has started (for the journal and for errors)."""
+
+    def __init__(
+        self,
+        client: NemoClient,
+        journal: Journal | None,
+        flow: str,
+        handler: ProgressHandler | None,
+    ) -> None:
+        self.client = client
+        self.journal = journal
+        self.flow = flow
+        self.handler = handler
+        self.session: Session | None = None
+        self.job: RenderJob | None = None
+
+    def running(self) -> dict[str, Any]:
+        """Ids of the work that may still run server-side."""
+        out: dict[str, Any] = {}
+        if self.session is not None:
+            out["session_id"] = self.session.session_id
+            out["task_id"] = self.session.task_id
+        if self.job is not None:
+            out["job_id"] = self.job.id
+        return out
+
+    async def run(
+        self, image: Any, is_url: bool, text: str, dest: Path | None, task_name: str, language: str
+    ) -> Video:
+        client, handler, flow = self.client, self.handler, self.flow
+        _emit(handler, Stage.STARTING, message="Creating a session")
+        credits_before = await _quiet(client.credits.get())
+        session = await client.session.create(task_name=task_name, language=language)
+        self.session = session
+        await _journal(
+            self.journal, flow, "session", session_id=session.session_id, task_id=session.task_id
+        )
+        await self._upload(image, is_url)
+        await _journal(self.journal, flow, "chat_sent")
+        state = await _generate(client, session.session_id, text, handler, Draft.from_wire({}))
+        return await finish_render(self, state, dest, credits_before)
+
+    async def _upload(self, image: Any, is_url: bool) -> None:
+        assert self.session is not None
+        sid = self.session.session_id
+        handler = self.handler
+        if is_url:
+            _emit(handler, Stage.UPLOADING, 0, None, "Uploading by URL")
+            await self.client.upload.urls(sid, [image])
+        else:
+
+            def progress(sent: int, total: int) -> None:
+                _emit(handler, Stage.UPLOADING, sent, total, "Uploading")
+
+            await self.client.upload.files(sid, image, on_progress=progress)
+        await _journal(self.journal, self.flow, "uploaded")
+
+
+async def finish_render(
+    steps: _Steps, state: SessionState, dest: Path | None, credits_before: Any
+) -> Video:
+    """Render the state's draft, wait, download; shared by :func:`animate` and resume."""
+    client, handler, flow = steps.client, steps.handler, steps.flow
+    assert steps.session is not None
+    session = steps.session
+    if steps.job is None:
+        from nemovideo.resources.render import new_job_id
+
+        job_id = new_job_id()
+        await _journal(steps.journal, flow, "render_started", job_id=job_id)
+        _emit(handler, Stage.RENDERING, 0, 100, "Rendering 0%")
+        steps.job = await client.render.start(session.session_id, state.draft, job_id=job_id)
+
+    def render_progress(job: RenderJob) -> None:
+        steps.job = job
+        _emit(handler, Stage.RENDERING, job.progress, 100, f"Rendering {job.progress:.0f}%")
+
+    job = await client.render.wait(steps.job, on_progress=render_progress)
+    if job.id != steps.job.id:
+        await _journal(steps.journal, flow, "render_started", job_id=job.id)
+    steps.job = job
+
+    def download_progress(done: int, total: int | None) -> None:
+        _emit(handler, Stage.DOWNLOADING, done, total, "Downloading")
+
+    data: bytes | None = None
+    if dest is None:
+        with tempfile.TemporaryDirectory(prefix="nemovideo-") as tmp:
+            saved = await client.render.download(
+                job, Path(tmp) / "video.mp4", on_progress=download_progress
+            )
+            data = saved.read_bytes()
+        path = None
+        size = len(data)
+    else:
+        path = await client.render.download(job, dest, on_progress=download_progress)
+        size = path.stat().st_size
+    await _journal(steps.journal, flow, "downloaded", path=str(path) if path else None)
+    link = await _quiet(client.session.claim_link(session))
+    credits_after = await _quiet(client.credits.get())
+    spent = None
+    if credits_before is not None and credits_after is not None:
+        spent = max(0, credits_before.total - credits_after.total)
+    await _journal(steps.journal, flow, "done", job_id=job.id)
+    _emit(handler, Stage.DONE, size, size, "Done")
+    return Video(
+        size=size,
+        session_id=session.session_id,
+        task_id=session.task_id,
+        job_id=job.id,
+        path=path,
+        data=data,
+        duration=job.duration,
+        claim_url=link.url if link is not None else None,
+        credits_spent=spent,
+        summary=state.draft.summary(),
+    )
+
+
+async def _quiet(call: Awaitable[T]) -> T | None:
+    """A best-effort call: its failure is logged, never raised (claim links, balances)."""
+    try:
+        return await call
+    except NemoError as exc:
+        logger.info("best-effort call failed: %s", type(exc).__name__)
+        return None
