@@ -7,7 +7,7 @@ missing, numbers may come as strings. Anything that still does not fit becomes a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import cattrs
@@ -81,9 +81,42 @@ def _dict(value: Any, _: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, Mapping) else {}
 
 
-converter.register_structure_hook(tuple[dict[str, Any], ...], _tuple_of_dicts)
-converter.register_structure_hook(tuple[Any, ...], _tuple_any)
-converter.register_structure_hook(dict[str, Any], _dict)
+def _scalar(value: Any, _: Any) -> str | int | float | None:
+    if value is None or (isinstance(value, (str, int, float)) and not isinstance(value, bool)):
+        return value
+    raise TypeError(f"expected a string or a number, got {type(value).__name__}")
+
+
+def _bool(value: Any, _: Any) -> bool:
+    # bool("false") is True: spell out what the wire may send instead of calling bool().
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+        return value.strip().lower() in ("true", "1")
+    raise TypeError(f"expected a boolean, got {type(value).__name__}")
+
+
+def _is(hint: Any) -> Callable[[Any], bool]:
+    def matches(candidate: Any) -> bool:
+        return bool(candidate == hint)
+
+    return matches
+
+
+converter.register_structure_hook(bool, _bool)
+# Parameterised generics and unions are not classes: functools.singledispatch (behind
+# register_structure_hook) refuses them, so these hooks match by equality instead.
+_GENERIC_HOOKS: tuple[tuple[Any, Callable[[Any, Any], Any]], ...] = (
+    (tuple[dict[str, Any], ...], _tuple_of_dicts),
+    (tuple[Any, ...], _tuple_any),
+    (dict[str, Any], _dict),
+    (str | int | float, _scalar),
+    (str | int | float | None, _scalar),
+)
+for _hint, _hook in _GENERIC_HOOKS:
+    converter.register_structure_hook_func(_is(_hint), _hook)
 
 for _cls in (AnonymousToken, Session, Credits, UploadedFile, UploadResult, SessionState):
     converter.register_structure_hook(_cls, make_dict_structure_fn(_cls, converter))

@@ -15,6 +15,7 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "AgentError",
     "AuthenticationError",
     "ConfigurationError",
     "ExportBlockedError",
@@ -218,6 +219,42 @@ class RenderFailedError(NemoError):
 
     def __init__(self, message: str = "", *, job_id: str | None = None, **kw: Any) -> None:
         self.job_id = job_id
+        super().__init__(message, **kw)
+
+
+class AgentError(NemoError):
+    """The backend's agent reported a failure inside the chat stream, and the turn gave nothing.
+
+    The message was delivered and may have changed the session: look at the state before
+    doing anything else. To try again, send a *new* message (say what to do differently);
+    never re-send the same one blindly, as work that did run would be charged twice.
+
+    Attributes:
+        error_code: the agent's own error code (``errorCode``, or the exception type), if any.
+        session_id: the chat's session, when known.
+    """
+
+    default_hint = (
+        "The NemoVideo agent reported a failure. Check client.state.get(session_id) to see what "
+        "changed, then try again with a new message rather than re-sending the same one."
+    )
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        error_code: str | None = None,
+        session_id: str | None = None,
+        **kw: Any,
+    ) -> None:
+        self.error_code = error_code
+        self.session_id = session_id
+        if message and message not in self.default_hint:
+            message = (
+                f"The NemoVideo agent reported a failure: {_clip(message)}. Check "
+                "client.state.get(session_id) to see what changed, then try again with a new "
+                "message rather than re-sending the same one."
+            )
         super().__init__(message, **kw)
 
 
