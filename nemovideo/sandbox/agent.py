@@ -1,0 +1,340 @@
+"""The simulated agent's brain: what a message asks for, and how each tool changes the draft.
+
+Pure: no I/O, no clock. :func:`plan_turn` reads a message and the session, and returns the
+tool steps with their simulated durations and the words to say; :func:`apply_step` performs one
+step on a draft dict. ``chat.py`` runs the plan on the clock and streams it as ADK events.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any, Literal
+
+import attrs
+
+from nemovideo.sandbox.store import MediaRecord
+
+__all__ = ["Step", "TurnPlan", "apply_step", "plan_turn"]
+
+_GENERATE = re.compile(
+    r"\b(?:animat\w*|generat\w*)\b|\bbring\b.*\bto life\b"
+    r"|\b(?:create|make|produce|render)\s+(?:me\s+)?(?:a|an|one|some)\b[^.]*?"
+    r"\b(?:video|clip|movie|animation)|\bturn\b.*\binto\b.*\b(?:video|clip|movie|animation)",
+    re.I,
+)
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*-?\s*(?:s|sec|secs|second|seconds)\b", re.I)
+_RESIZE = re.compile(
+    r"\b(?:make|set|change|trim|cut|extend|shorten|lengthen)\b.*\b(?:it|video|clip|duration|"
+    r"length|to)\b|\b(?:long|longer|shorter)\b",
+    re.I,
+)
+_MUSIC = re.compile(r"\b(?:bgm|music|soundtrack|song|melody|audio)\b", re.I)
+_TITLE = re.compile(r"\b(?:title|caption|headline|heading)\b", re.I)
+_REMOVE = re.compile(r"\b(?:remove|delete|drop|without|no more|take out|get rid of)\b", re.I)
+_QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|‘([^’]+)’|「([^」]+)」|(?<!\w)'([^']+)'(?!\w)")
+_RATIOS = {
+    "9:16": (1080, 1920),
+    "16:9": (1920, 1080),
+    "1:1": (1080, 1080),
+    "4:3": (1440, 1080),
+    "3:4": (1080, 1440),
+}
+_RATIO_WORDS = (
+    (re.compile(r"\b(?:vertical|portrait|tiktok|reels?|shorts)\b", re.I), "9:16"),
+    (re.compile(r"\b(?:square)\b", re.I), "1:1"),
+    (re.compile(r"\b(?:landscape|horizontal|widescreen)\b", re.I), "16:9"),
+)
+_BGM_LIBRARY = ("Lo-fi Chill", "Warm Horizon", "Upbeat Pop", "Cinematic Rise", "Acoustic Morning")
+_TITLES = ("Golden Hour", "Urban Dreams", "Moments", "Into the Light", "Summer Story")
+_GUI_HINTS = (
+    " You can preview it in the timeline and click the Export button when you are happy.",
+    " Open the timeline panel to see the tracks.",
+    "",
+    "",
+)
+
+TurnKind = Literal["generate", "edit", "text"]
+
+
+@attrs.frozen
+class Step:
+    """One tool call: its name, its arguments, and the simulated seconds it works."""
+
+    name: str
+    args: dict[str, Any]
+    seconds: float
+
+
+@attrs.frozen
+class TurnPlan:
+    """What the agent does with one message.
+
+    Attributes:
+        kind: ``generate`` (two-stage), ``edit`` (draft changes) or ``text`` (words only).
+        intro: the text streamed before the tools (``None``: nothing).
+        steps: the tool calls, in order.
+        outro: the text streamed after the tools (``None``: a silent turn).
+        text_seconds: simulated seconds the words take to stream.
+    """
+
+    kind: TurnKind
+    intro: str | None
+    steps: tuple[Step, ...]
+    outro: str | None
+    text_seconds: float
+
+
+def _quoted(message: str) -> str | None:
+    match = _QUOTED.search(message)
+    if match is None:
+        return None
+    return next(g for g in match.groups() if g is not None).strip() or None
+
+
+def _seconds(message: str) -> float | None:
+    match = _DURATION.search(message)
+    if match is None:
+        return None
+    return min(max(float(match.group(1)), 1.0), 60.0)
+
+
+def _ratio(message: str) -> str | None:
+    for ratio in _RATIOS:
+        if ratio in message:
+            return ratio
+    for pattern, ratio in _RATIO_WORDS:
+        if pattern.search(message):
+            return ratio
+    return None
+
+
+def _latest(media: list[MediaRecord], kind: str) -> MediaRecord | None:
+    return next((m for m in reversed(media) if m.file_type == kind), None)
+
+
+def _nice(seconds: float) -> str:
+    return f"{seconds:g}"
+
+
+def _a(number: str) -> str:
+    """The article for a number said aloud: "an 8-second clip", "a 5-second clip"."""
+    return "an" if number.startswith(("8", "11", "18")) else "a"
+
+
+def plan_turn(
+    message: str, media: list[MediaRecord], draft: dict[str, Any], rng: random.Random
+) -> TurnPlan:
+    """Decide what the agent does with ``message`` (choices drawn from ``rng``)."""
+    seconds = _seconds(message)
+    title = _quoted(message)
+    wants_music = bool(_MUSIC.search(message))
+    wants_title = bool(_TITLE.search(message)) or title is not None
+    removing = bool(_REMOVE.search(message))
+    ratio = _ratio(message)
+    hint = rng.choice(_GUI_HINTS)
+    if _GENERATE.search(message) and not removing:
+        duration = seconds or 5.0
+        source = _latest(media, "image") or _latest(media, "video")
+        total = rng.uniform(100, 300)
+        bgm = rng.choice(_BGM_LIBRARY)
+        title = title or rng.choice(_TITLES)
+        what = f"your {source.file_type} {source.filename}" if source else "your description"
+        steps: tuple[Step, ...] = (
+            Step(
+                "generate_video",
+                {
+                    "duration_s": duration,
+                    "prompt": message[:500],
+                    "source_url": source.cdn_url if source else None,
+                    "ratio": ratio or _source_ratio(source),
+                },
+                total * 0.85,
+            ),
+            Step("add_bgm", {"track": bgm, "volume": 0.35}, total * 0.08),
+            Step("add_title", {"text": title}, total * 0.07),
+        )
+        return TurnPlan(
+            "generate",
+            f"I'll animate {what} into {_a(_nice(duration))} {_nice(duration)}-second clip, "
+            "then add music "
+            "and a title.",
+            steps,
+            f"Your {_nice(duration)}-second video is ready, with background music ({bgm}) and "
+            f'the title "{title}".{hint}',
+            rng.uniform(2, 5),
+        )
+    steps_list: list[Step] = []
+    said: list[str] = []
+    if wants_music and removing:
+        steps_list.append(Step("remove_track", {"track_type": 1}, 0))
+        said.append("removed the background music")
+    elif wants_music:
+        audio = _latest(media, "audio")
+        bgm = audio.filename if audio else rng.choice(_BGM_LIBRARY)
+        steps_list.append(
+            Step(
+                "add_bgm",
+                {"track": bgm, "volume": 0.35, "source_url": audio.cdn_url if audio else None},
+                0,
+            )
+        )
+        said.append(f"added background music ({bgm}) at 35% volume")
+    if wants_title and removing:
+        steps_list.append(Step("remove_track", {"track_type": 7}, 0))
+        said.append("removed the title")
+    elif wants_title:
+        text = title or rng.choice(_TITLES)
+        steps_list.append(Step("add_title", {"text": text}, 0))
+        said.append(f'added the title "{text}"')
+    if seconds is not None and (_RESIZE.search(message) or not steps_list):
+        steps_list.append(Step("set_duration", {"duration_s": seconds}, 0))
+        said.append(f"made the video {_nice(seconds)} seconds long")
+    if ratio is not None:
+        steps_list.append(Step("set_ratio", {"ratio": ratio}, 0))
+        said.append(f"changed the aspect ratio to {ratio}")
+    if not steps_list:
+        return TurnPlan("text", None, (), _answer(message, media, draft), rng.uniform(5, 15))
+    total = rng.uniform(10, 30)
+    steps = tuple(attrs.evolve(s, seconds=total / len(steps_list)) for s in steps_list)
+    outro = "Done: I " + ", ".join(said) + "." + hint
+    return TurnPlan("edit", None, steps, outro, rng.uniform(1, 3))
+
+
+def _answer(message: str, media: list[MediaRecord], draft: dict[str, Any]) -> str:
+    tracks = draft.get("t") or []
+    if not media and not tracks:
+        return (
+            "I can turn your images into short videos, add background music and titles, and "
+            "change the length or the aspect ratio. Upload an image and tell me what to make."
+        )
+    return (
+        f"Your project has {len(media)} uploaded file(s) and {len(tracks)} track(s) on the "
+        "timeline. Ask me to animate an image, add music or a title, or change the duration."
+    )
+
+
+def _source_ratio(source: MediaRecord | None) -> str:
+    if source is None or not source.width or not source.height:
+        return "16:9"
+    aspect = source.width / source.height
+    return min(_RATIOS, key=lambda r: abs(_RATIOS[r][0] / _RATIOS[r][1] - aspect))
+
+
+# ---- draft edits ---------------------------------------------------------------------------
+def _duration(draft: dict[str, Any]) -> int:
+    value = draft.get("d")
+    return value if isinstance(value, int) and value > 0 else 5000
+
+
+def _put_track(draft: dict[str, Any], track: dict[str, Any]) -> None:
+    """Replace the track of the same type, keeping tracks ordered video, audio, text."""
+    tracks = [t for t in draft.get("t") or [] if t.get("tt") != track["tt"]]
+    tracks.append(track)
+    tracks.sort(key=lambda t: t.get("tt", 99) if isinstance(t.get("tt"), int) else 99)
+    draft["t"] = tracks
+
+
+def apply_step(draft: dict[str, Any], step: Step, *, ids: random.Random, cdn_url: str) -> None:
+    """Perform ``step`` on ``draft`` in place (``ids`` draws segment ids)."""
+    args = step.args
+    seg_id = f"seg_{ids.getrandbits(48):012x}"
+    if step.name == "generate_video":
+        length = round(float(args["duration_s"]) * 1000)
+        _set_ratio(draft, args.get("ratio") or "16:9")
+        name = (args.get("source_url") or "").rsplit("/", 1)[-1] or "Generated clip"
+        _put_track(
+            draft,
+            {
+                "id": "trk_video",
+                "tt": 0,
+                "m": {"name": "Video"},
+                "sg": [
+                    {
+                        "id": seg_id,
+                        "st": 0,
+                        "d": length,
+                        "src": args.get("source_url"),
+                        "m": {"name": name, "prompt": args.get("prompt", "")[:120]},
+                        "fx": {"motion": "ken_burns", "zoom": [1.0, 1.12]},
+                    }
+                ],
+            },
+        )
+        draft["d"] = length
+    elif step.name == "add_bgm":
+        length = _duration(draft)
+        slug = re.sub(r"[^a-z0-9]+", "-", str(args["track"]).lower()).strip("-")
+        src = args.get("source_url") or f"{cdn_url}/library/bgm/{slug}.m4a"
+        _put_track(
+            draft,
+            {
+                "id": "trk_bgm",
+                "tt": 1,
+                "m": {"name": "BGM"},
+                "sg": [
+                    {
+                        "id": seg_id,
+                        "st": 0,
+                        "d": length,
+                        "src": src,
+                        "m": {"name": args["track"], "volume": args.get("volume", 0.35)},
+                        "fade": {"in": 500, "out": 1000},
+                    }
+                ],
+            },
+        )
+        draft["d"] = length
+    elif step.name == "add_title":
+        length = _duration(draft)
+        _put_track(
+            draft,
+            {
+                "id": "trk_title",
+                "tt": 7,
+                "m": {"name": "Title"},
+                "sg": [
+                    {
+                        "id": seg_id,
+                        "st": 0,
+                        "d": min(3000, length),
+                        "m": {"name": "Title", "text": args["text"]},
+                        "style": {
+                            "font": "Inter",
+                            "size": 64,
+                            "color": "#FFFFFF",
+                            "pos": "lower-third",
+                        },
+                    }
+                ],
+            },
+        )
+        draft["d"] = length
+    elif step.name == "remove_track":
+        draft["t"] = [t for t in draft.get("t") or [] if t.get("tt") != args["track_type"]]
+        if not draft["t"]:
+            draft["d"] = 0
+    elif step.name == "set_duration":
+        _set_duration(draft, round(float(args["duration_s"]) * 1000))
+    elif step.name == "set_ratio":
+        _set_ratio(draft, args["ratio"])
+    draft["v"] = int(draft.get("v", 0) or 0) + 1
+
+
+def _set_ratio(draft: dict[str, Any], ratio: str) -> None:
+    width, height = _RATIOS.get(ratio, (1920, 1080))
+    meta = draft.setdefault("m", {})
+    meta["ratio"] = ratio if ratio in _RATIOS else "16:9"
+    draft["canvas"] = {**(draft.get("canvas") or {}), "w": width, "h": height}
+
+
+def _set_duration(draft: dict[str, Any], length: int) -> None:
+    old = _duration(draft)
+    for track in draft.get("t") or []:
+        for segment in track.get("sg") or []:
+            if track.get("tt") == 7:
+                segment["d"] = min(int(segment.get("d", 0)), length)
+            else:  # stretch media tracks proportionally to the new length
+                segment["st"] = round(int(segment.get("st", 0)) * length / old)
+                segment["d"] = round(int(segment.get("d", 0)) * length / old)
+    draft["d"] = length

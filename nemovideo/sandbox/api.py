@@ -1,0 +1,276 @@
+"""The enveloped JSON endpoints: tokens, claim links, sessions, credits, state and uploads."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+from aiohttp import BodyPartReader, web
+
+from nemovideo.protocol.errors import FileTooLargeError, UnsupportedFileTypeError
+from nemovideo.protocol.files import HEAD_BYTES, check_upload, type_from_name
+from nemovideo.sandbox import media
+from nemovideo.sandbox.core import CORE, TOKEN_LIFETIME, ApiError, Core
+from nemovideo.sandbox.store import MediaRecord, SessionRecord, TokenRecord, empty_draft
+
+__all__ = ["ROUTES", "ok", "read_json"]
+
+_CLIENT_ID = re.compile(r"^[\x21-\x7e]{1,64}$")
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def ok(data: Any) -> web.Response:
+    """The success envelope ``{"code": 0, "message": "success", "data": ...}``."""
+    return web.json_response({"code": 0, "message": "success", "data": data})
+
+
+async def read_json(request: web.Request, *, required: bool = True) -> dict[str, Any]:
+    """The request's JSON object body; HTTP 422 when it is not one (``{}`` if optional)."""
+    raw = await request.read()
+    if not raw.strip() and not required:
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(422, "The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise ApiError(422, "The body must be a JSON object.")
+    return body
+
+
+def _text(body: dict[str, Any], key: str, default: str) -> str:
+    value = body.get(key, default)
+    if not isinstance(value, str) or not value.strip():
+        raise ApiError(422, f"'{key}' must be a non-empty string.")
+    return value
+
+
+async def anonymous_token(request: web.Request) -> web.Response:
+    """``POST /api/auth/anonymous-token``: one token per client id per 7 days."""
+    core = request.app[CORE]
+    client_id = request.headers.get("X-Client-Id", "").strip()
+    if not client_id:
+        raise ApiError(400, "Missing X-Client-Id header.")
+    if not _CLIENT_ID.match(client_id):
+        raise ApiError(400, "X-Client-Id must be at most 64 printable characters.")
+    record = core.issue_anonymous(client_id, request.remote or "unknown")
+    expires = record.expires_at or record.issued_at + TOKEN_LIFETIME
+    return ok(
+        {
+            "token": record.token,
+            "credits": record.account.available,
+            "user_id": record.account.user_id,
+            "expires_at": int(expires),
+            "expires_in": max(0, int(expires - core.clock.now())),
+        }
+    )
+
+
+async def claim_token(request: web.Request) -> web.Response:
+    """``POST /api/auth/claim-token``: a browser link's claim token for a session's work."""
+    core = request.app[CORE]
+    token = core.authenticate(request, "read")
+    body = await read_json(request)
+    session = core.session_of(token, _text(body, "session_id", ""))
+    task_id = body.get("task_id")
+    if task_id is not None and str(task_id) != session.task_id:
+        raise ApiError(1002, f"Session not found for task {task_id}")
+    claim = core.new_id("clm_", 16)
+    core.claims[claim] = session.session_id
+    return ok({"claim_token": claim, "expires_in": 604800})
+
+
+async def create_session(request: web.Request) -> web.Response:
+    """``POST /api/tasks/me/with-session/nemo_agent``: a task and its chat session."""
+    core = request.app[CORE]
+    token = core.authenticate(request, "write")
+    body = await read_json(request, required=False)
+    session_id = str(core.rng.randrange(10**18, 10**19))
+    session = SessionRecord(
+        session_id=session_id,
+        task_id=core.new_id("", 16),
+        task_name=_text(body, "task_name", "project"),
+        language=_text(body, "language", "en"),
+        owner=token.account.user_id,
+        rng=_session_random(core, session_id),
+        draft=empty_draft(),
+        updated_at=core.clock.now(),
+    )
+    core.sessions[session_id] = session
+    return ok({"task_id": session.task_id, "session_id": session_id, "user_id": session.owner})
+
+
+def _session_random(core: Core, session_id: str) -> Any:
+    import random
+
+    # Per-session generators keep a seeded scenario's choices independent of interleaving.
+    return random.Random(f"{core.options.seed}:{session_id}")
+
+
+async def credits(request: web.Request) -> web.Response:
+    """``GET /api/credits/balance/simple``."""
+    core = request.app[CORE]
+    token = core.authenticate(request, "read")
+    return ok(token.account.credits_payload())
+
+
+async def state(request: web.Request) -> web.Response:
+    """``GET /api/state/nemo_agent/me/<sid>/latest``."""
+    core = request.app[CORE]
+    token = core.authenticate(request, "read")
+    session = core.session_of(token, request.match_info["sid"])
+    return ok(session.state_payload())
+
+
+def _safe_name(filename: str, fallback: str) -> str:
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    safe = _SAFE_NAME.sub("_", base).strip("._")
+    return safe[:120] or fallback
+
+
+async def _read_part(core: Core, part: BodyPartReader) -> tuple[bytes, int]:
+    """The part's bytes (up to the limit) and its full size (the rest is drained)."""
+    limit = core.options.upload_limit
+    data = bytearray()
+    size = 0
+    while chunk := await part.read_chunk(256 * 1024):
+        size += len(chunk)
+        if size <= limit:
+            data += chunk
+        elif data:
+            data = bytearray(data[:HEAD_BYTES])  # over the limit: keep only what sniffing needs
+    return bytes(data), size
+
+
+def _check(filename: str | None, head: bytes, size: int, limit: int) -> tuple[str, str]:
+    try:
+        found = check_upload(filename, head, size, limit=limit)
+    except UnsupportedFileTypeError as exc:
+        raise ApiError(4001, exc.message) from None
+    except FileTooLargeError as exc:
+        raise ApiError(4002, exc.message) from None
+    return found.kind.value, found.mime
+
+
+async def _store(
+    core: Core, filename: str, data: bytes, kind: str, mime: str, source: str
+) -> MediaRecord:
+    media_id = core.new_id("m_", 10)
+    key = f"media/{media_id}/{filename}"
+    await asyncio.to_thread(core.blobs.put, key, data)
+    found = await asyncio.to_thread(media.probe, core.blobs.path(key), kind)
+    record = MediaRecord(
+        media_id=media_id,
+        filename=filename,
+        file_type=kind,
+        mime=mime,
+        cdn_url=f"{core.cdn_url}/media/{media_id}/{quote(filename)}",
+        blob_key=key,
+        size=len(data),
+        duration=found.duration,
+        width=found.width,
+        height=found.height,
+        source=source,
+    )
+    core.media[media_id] = record
+    return record
+
+
+async def _multipart_files(core: Core, request: web.Request) -> list[MediaRecord]:
+    reader = await request.multipart()
+    accepted: list[tuple[str, bytes, str, str]] = []
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader) or part.name != "files":
+            continue  # other form fields are ignored, as by the service
+        data, size = await _read_part(core, part)
+        number = len(accepted) + 1
+        filename = part.filename
+        kind, mime = _check(filename, data[:HEAD_BYTES], size, core.options.upload_limit)
+        ext = (type_from_name(filename) if filename else None) or None
+        fallback = f"upload_{number}.{ext.name if ext else mime.rsplit('/', 1)[-1]}"
+        accepted.append((_safe_name(filename or "", fallback), data, kind, mime))
+    if not accepted:
+        raise ApiError(422, "No file parts named 'files' in the upload.")
+    return [
+        await _store(core, name, data, kind, mime, "upload") for name, data, kind, mime in accepted
+    ]
+
+
+def _from_url(core: Core, url: str) -> MediaRecord:
+    """A URL upload. URLs of this sandbox's CDN reuse the stored bytes; others are recorded
+    without fetching anything (they render as a neutral frame)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ApiError(4001, f"Only http(s) URLs can be uploaded, not {url[:80]!r}.")
+    if core.cdn_url and url.startswith(core.cdn_url + "/media/"):
+        media_id = parts.path.split("/")[2] if parts.path.count("/") >= 3 else ""
+        known = core.media.get(media_id)
+        if known is None or known.blob_key is None or core.blobs.size(known.blob_key) is None:
+            raise ApiError(4001, "The URL points at nothing this CDN serves.")
+        new_id = core.new_id("m_", 10)
+        copy = MediaRecord(
+            new_id,
+            known.filename,
+            known.file_type,
+            known.mime,
+            known.cdn_url,
+            known.blob_key,
+            known.size,
+            known.duration,
+            known.width,
+            known.height,
+            "url",
+        )
+        core.media[new_id] = copy
+        return copy
+    name = unquote(parts.path.rstrip("/").rsplit("/", 1)[-1]) or "remote"
+    claimed = type_from_name(name)
+    if claimed is None:
+        raise ApiError(4001, f"Cannot tell the media type of {name!r} from its URL.")
+    media_id = core.new_id("m_", 10)
+    record = MediaRecord(
+        media_id,
+        _safe_name(name, "remote"),
+        claimed.kind.value,
+        claimed.mime,
+        url,
+        None,
+        None,
+        source="url",
+    )
+    core.media[media_id] = record
+    return record
+
+
+async def upload(request: web.Request) -> web.Response:
+    """``POST /api/upload-video/nemo_agent/me/<sid>``: multipart ``files`` or JSON ``urls``."""
+    core = request.app[CORE]
+    token: TokenRecord = core.authenticate(request, "upload")
+    session = core.session_of(token, request.match_info["sid"])
+    if request.content_type.startswith("multipart/"):
+        records = await _multipart_files(core, request)
+    elif request.content_type == "application/json":
+        body = await read_json(request)
+        urls = body.get("urls")
+        if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
+            raise ApiError(422, "'urls' must be a non-empty list of strings.")
+        records = [_from_url(core, url) for url in urls]
+    else:
+        raise ApiError(422, "Upload as multipart/form-data (parts named 'files') or JSON urls.")
+    session.media.extend(records)
+    session.updated_at = core.clock.now()
+    return ok({"files": [r.file_payload() for r in records], "session_state_applied": True})
+
+
+#: (method, path, handler, fault route name) of every endpoint in this module.
+ROUTES: list[tuple[str, str, Any, str]] = [
+    ("POST", "/api/auth/anonymous-token", anonymous_token, "token"),
+    ("POST", "/api/auth/claim-token", claim_token, "claim"),
+    ("POST", "/api/tasks/me/with-session/nemo_agent", create_session, "session"),
+    ("GET", "/api/credits/balance/simple", credits, "credits"),
+    ("GET", "/api/state/nemo_agent/me/{sid}/latest", state, "state"),
+    ("POST", "/api/upload-video/nemo_agent/me/{sid}", upload, "upload"),
+]

@@ -1,0 +1,292 @@
+"""Turning a draft into a real, playable H.264 MP4 (yuv420p, ``+faststart``) with PyAV.
+
+Video segments become a slow Ken Burns pan and zoom over their still; a BGM segment becomes a
+quiet AAC chord; a title segment becomes a translucent bar that fades in (no fonts needed).
+Blocking: the server runs :func:`render_mp4` in a worker thread, a few at a time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from nemovideo.sandbox.media import decode_still, neutral_image
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    Image = npt.NDArray[np.uint8]
+
+__all__ = [
+    "MAX_RENDER_MS",
+    "RenderCancelledError",
+    "RenderPlan",
+    "frame_size",
+    "plan_from_draft",
+    "render_mp4",
+]
+
+#: Longest timeline rendered; anything later is cut, keeping one render's cost bounded.
+MAX_RENDER_MS = 600_000
+_MAX_ZOOM = 1.12
+_SAMPLE_RATE = 48_000
+
+
+class RenderCancelledError(Exception):
+    """The render was stopped (a cancel request, or the sandbox closing)."""
+
+
+@attrs.frozen
+class Visual:
+    """A picture on the timeline: ``source`` is a local file, or ``None`` for a neutral frame."""
+
+    start_ms: int
+    duration_ms: int
+    source: Path | None
+    direction: int = 0
+
+
+@attrs.frozen
+class Sound:
+    """A BGM segment, rendered as a soft chord at ``volume``."""
+
+    start_ms: int
+    duration_ms: int
+    volume: float = 0.35
+
+
+@attrs.frozen
+class RenderPlan:
+    """Everything :func:`render_mp4` needs, resolved from a draft (no URLs left)."""
+
+    width: int
+    height: int
+    fps: int
+    duration_ms: int
+    visuals: tuple[Visual, ...] = ()
+    sounds: tuple[Sound, ...] = ()
+    titles: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def frame_count(self) -> int:
+        """Frames in the output: the duration rounded to whole frames (at least one)."""
+        return max(1, round(self.duration_ms * self.fps / 1000))
+
+
+def _number(value: object, default: float = 0.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        return default
+    return number if math.isfinite(number) else default
+
+
+def frame_size(draft: Mapping[str, Any], height: int) -> tuple[int, int]:
+    """Output (width, height): ``height`` pixels high, the draft's ``m.ratio`` wide, both even."""
+    ratio = 16 / 9
+    meta = draft.get("m")
+    text = meta.get("ratio") if isinstance(meta, Mapping) else None
+    canvas = draft.get("canvas")
+    if isinstance(text, str) and ":" in text:
+        w, _, h = text.partition(":")
+        if _number(w) > 0 and _number(h) > 0:
+            ratio = _number(w) / _number(h)
+    elif isinstance(canvas, Mapping) and _number(canvas.get("w")) > 0 < _number(canvas.get("h")):
+        ratio = _number(canvas.get("w")) / _number(canvas.get("h"))
+    ratio = min(max(ratio, 0.25), 4.0)
+    even_height = max(16, height - height % 2)
+    width = max(16, round(even_height * ratio / 2) * 2)
+    return width, even_height
+
+
+def plan_from_draft(
+    draft: Mapping[str, Any],
+    *,
+    height: int,
+    fps: int,
+    resolve: Callable[[str], Path | None],
+) -> RenderPlan:
+    """A render plan for ``draft``; ``resolve`` maps a segment's ``src`` to a local file."""
+    visuals: list[Visual] = []
+    sounds: list[Sound] = []
+    titles: list[tuple[int, int]] = []
+    end = 0
+    tracks = draft.get("t")
+    for track in tracks if isinstance(tracks, list) else []:
+        if not isinstance(track, Mapping) or not isinstance(track.get("sg"), list):
+            continue
+        kind = int(_number(track.get("tt"), -1))
+        for segment in track["sg"]:
+            if not isinstance(segment, Mapping):
+                continue
+            start = max(0, int(_number(segment.get("st"))))
+            length = max(0, int(_number(segment.get("d"))))
+            end = max(end, start + length)
+            meta = segment.get("m") if isinstance(segment.get("m"), Mapping) else {}
+            if kind == 0:
+                src = segment.get("src")
+                path = resolve(src) if isinstance(src, str) else None
+                visuals.append(Visual(start, length, path, direction=len(visuals) % 4))
+            elif kind == 1:
+                volume = _number(meta.get("volume"), 0.35) if meta else 0.35
+                sounds.append(Sound(start, length, min(max(volume, 0.0), 2.0)))
+            elif kind == 7:
+                titles.append((start, length))
+    declared = int(_number(draft.get("d")))
+    duration = min(declared if declared > 0 else end, MAX_RENDER_MS)
+    width, out_height = frame_size(draft, height)
+    return RenderPlan(
+        width=width,
+        height=out_height,
+        fps=fps,
+        duration_ms=max(duration, 1),
+        visuals=tuple(visuals),
+        sounds=tuple(sounds),
+        titles=tuple(titles),
+    )
+
+
+def _rgb(frame: Any) -> Image:
+    picture: Image = frame.to_ndarray(format="rgb24")
+    return picture
+
+
+class _Still:
+    """A source picture scaled once to cover the frame at the largest zoom."""
+
+    def __init__(self, image: Image, width: int, height: int) -> None:
+        import av
+
+        src_h, src_w = image.shape[0], image.shape[1]
+        scale = max(width * _MAX_ZOOM / src_w, height * _MAX_ZOOM / src_h)
+        cover_w = max(width, math.ceil(src_w * scale))
+        cover_h = max(height, math.ceil(src_h * scale))
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        self.image = _rgb(frame.reformat(cover_w, cover_h, interpolation="BICUBIC"))
+        self.width, self.height = width, height
+
+    def frame(self, progress: float, direction: int) -> Image:
+        """The crop at ``progress`` (0..1) of the zoom, panning toward one of four corners."""
+        eased = 0.5 - 0.5 * math.cos(math.pi * min(max(progress, 0.0), 1.0))
+        zoom = 1.0 + (_MAX_ZOOM - 1.0) * eased
+        cover_h, cover_w = self.image.shape[0], self.image.shape[1]
+        # At zoom 1 the window spans the whole cover crop, so the first frame shows it all.
+        win_w = min(cover_w, round(self.width * _MAX_ZOOM / zoom))
+        win_h = min(cover_h, round(self.height * _MAX_ZOOM / zoom))
+        sx, sy = ((1, 1), (-1, 1), (1, -1), (-1, -1))[direction % 4]
+        cx = cover_w / 2 + sx * eased * (cover_w - win_w) / 2
+        cy = cover_h / 2 + sy * eased * (cover_h - win_h) / 2
+        x0 = min(max(0, round(cx - win_w / 2)), cover_w - win_w)
+        y0 = min(max(0, round(cy - win_h / 2)), cover_h - win_h)
+        return self.image[y0 : y0 + win_h, x0 : x0 + win_w]
+
+
+def _draw_title(image: Image, alpha: float) -> Image:
+    import numpy as np
+
+    height, width = image.shape[0], image.shape[1]
+    top, bottom = int(height * 0.78), int(height * 0.9)
+    left, right = int(width * 0.1), int(width * 0.9)
+    out: Image = image.copy()
+    band = out[top:bottom, left:right].astype(np.float32)
+    out[top:bottom, left:right] = (band * (1 - 0.6 * alpha)).astype(np.uint8)
+    accent = max(1, (bottom - top) // 8)
+    out[top : top + accent, left:right] = np.uint8(round(255 * alpha))
+    return out
+
+
+def _video_frames(plan: RenderPlan) -> Iterator[Image]:
+    """RGB frames of the plan, one per output frame."""
+    import av
+    import numpy as np
+
+    stills: dict[Path | None, _Still] = {}
+    black = np.zeros((plan.height, plan.width, 3), np.uint8)
+    for index in range(plan.frame_count):
+        t_ms = index * 1000 / plan.fps
+        visual = next(
+            (v for v in reversed(plan.visuals) if v.start_ms <= t_ms < v.start_ms + v.duration_ms),
+            None,
+        )
+        if visual is None:
+            picture = black
+        else:
+            still = stills.get(visual.source)
+            if still is None:
+                image = decode_still(visual.source) if visual.source is not None else None
+                fallback = image if image is not None else neutral_image()
+                still = _Still(fallback, plan.width, plan.height)
+                stills[visual.source] = still
+            progress = (t_ms - visual.start_ms) / max(visual.duration_ms, 1)
+            crop = np.ascontiguousarray(still.frame(progress, visual.direction))
+            frame = av.VideoFrame.from_ndarray(crop, format="rgb24")
+            picture = _rgb(frame.reformat(plan.width, plan.height, interpolation="BILINEAR"))
+        for start, length in plan.titles:
+            if start <= t_ms < start + length:
+                picture = _draw_title(picture, min(1.0, (t_ms - start) / 500))
+        yield picture
+
+
+def _audio(plan: RenderPlan) -> Any:
+    """The mixed BGM as a (2, samples) float32 array, or ``None`` without BGM."""
+    import numpy as np
+
+    if not plan.sounds:
+        return None
+    total = round(plan.frame_count / plan.fps * _SAMPLE_RATE)
+    mix = np.zeros(total, np.float32)
+    for sound in plan.sounds:
+        first = round(sound.start_ms / 1000 * _SAMPLE_RATE)
+        last = min(total, round((sound.start_ms + sound.duration_ms) / 1000 * _SAMPLE_RATE))
+        if last <= first:
+            continue
+        t = np.arange(last - first, dtype=np.float32) / _SAMPLE_RATE
+        chord = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.18, 329.63)) / 3
+        fade = np.minimum(1.0, np.minimum(t, t[-1] - t) / 0.25)
+        mix[first:last] += (0.25 * sound.volume * chord * fade).astype(np.float32)
+    np.clip(mix, -1.0, 1.0, out=mix)
+    return np.stack([mix, mix])
+
+
+def render_mp4(
+    plan: RenderPlan, out_path: Path, should_stop: Callable[[], bool] = lambda: False
+) -> float:
+    """Encode ``plan`` as an MP4 at ``out_path``; returns the video's duration in seconds.
+
+    Raises:
+        RenderCancelledError: ``should_stop()`` became true (checked at every frame).
+    """
+    import av
+
+    with av.open(str(out_path), "w", format="mp4", options={"movflags": "+faststart"}) as out:
+        video = out.add_stream(
+            "libx264", rate=plan.fps, options={"preset": "veryfast", "crf": "23"}
+        )
+        video.width, video.height, video.pix_fmt = plan.width, plan.height, "yuv420p"
+        samples = _audio(plan)
+        audio = out.add_stream("aac", rate=_SAMPLE_RATE) if samples is not None else None
+        if audio is not None:
+            audio.layout = "stereo"
+        for index, picture in enumerate(_video_frames(plan)):
+            if should_stop():
+                raise RenderCancelledError
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame.pts = index
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        if audio is not None:
+            step = audio.codec_context.frame_size or 1024
+            for first in range(0, samples.shape[1], step):
+                chunk = samples[:, first : first + step]
+                sound = av.AudioFrame.from_ndarray(chunk.copy(), format="fltp", layout="stereo")
+                sound.sample_rate, sound.pts = _SAMPLE_RATE, first
+                out.mux(audio.encode(sound))
+            out.mux(audio.encode(None))
+    return plan.frame_count / plan.fps

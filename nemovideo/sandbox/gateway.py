@@ -1,0 +1,174 @@
+"""What stands in front of every handler: the request log, injected faults, error answers.
+
+Also the one helper that sends file bytes (CDN and download fallback), which knows how to
+truncate or drop a body on purpose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from nemovideo.sandbox.core import CORE, ApiError, Core, has_attribution
+from nemovideo.sandbox.faults import FaultRule
+from nemovideo.sandbox.store import CdnRequest, RequestRecord
+
+__all__ = ["ROUTE_NAMES", "Handler", "gateway", "send_file"]
+
+logger = logging.getLogger("nemovideo.sandbox")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: The fault route name of each registered resource (canonical path), filled by the apps.
+ROUTE_NAMES: web.AppKey[dict[str, str]] = web.AppKey("nemovideo_sandbox_routes", dict)
+
+_REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+_CHUNK = 256 * 1024
+
+
+def _route_of(request: web.Request) -> str | None:
+    info = request.match_info
+    if info.http_exception is not None:
+        return None
+    canonical = info.route.resource.canonical if info.route.resource else ""
+    return request.app[ROUTE_NAMES].get(canonical)
+
+
+def _error_page(rule: FaultRule) -> web.Response:
+    status = rule.status
+    reason = _REASONS.get(status, "Error")
+    if rule.html:
+        page = (
+            f"<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+            f"<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+            "</body>\r\n</html>\r\n"
+        )
+        return web.Response(status=status, text=page, content_type="text/html")
+    return web.json_response({"code": status, "message": reason}, status=status)
+
+
+async def _cut(request: web.Request, response: web.Response, rule: FaultRule) -> web.StreamResponse:
+    """Send the headers and part of ``response``'s body, then break the connection."""
+    body = bytes(response.body) if isinstance(response.body, (bytes, bytearray)) else b""
+    out = web.StreamResponse(status=response.status, headers=response.headers)
+    out.content_length = len(body)
+    await out.prepare(request)
+    sent = rule.after_bytes if rule.after_bytes is not None else len(body) // 2
+    await out.write(body[: max(0, min(sent, len(body) - 1))])
+    _break(request, rule)
+    return out
+
+
+def _break(request: web.Request, rule: FaultRule) -> None:
+    transport = request.transport
+    if transport is None:
+        return
+    if rule.kind == "truncate":
+        transport.close()  # a clean close that leaves the announced length unmet
+    else:
+        transport.abort()
+
+
+async def _apply(
+    core: Core, request: web.Request, handler: Handler, rule: FaultRule | None
+) -> web.StreamResponse:
+    if rule is not None:
+        request["fault"] = rule
+        if rule.kind == "rate_limit":
+            retry = core.retry_after_header(rule.retry_after)
+            raise ApiError(429, "Rate limited; slow down.", headers={"Retry-After": retry})
+        if rule.kind == "http_error":
+            return _error_page(rule)
+        if rule.kind == "slow":
+            await core.clock.sleep(rule.delay)
+    response = await handler(request)
+    if (
+        rule is not None
+        and rule.kind in ("drop_mid_body", "truncate")
+        and isinstance(response, web.Response)
+        and not response.prepared
+    ):
+        return await _cut(request, response, rule)
+    return response
+
+
+def gateway(*, cdn: bool) -> Middleware:
+    """The middleware of the API app (``cdn=False``) or of the CDN app."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        core = request.app[CORE]
+        route = "cdn" if cdn else _route_of(request)
+        rule = core.faults.pick(route) if route is not None else None
+        status = 500
+        try:
+            response = await _apply(core, request, handler, rule)
+            status = response.status
+            return response
+        except ApiError as error:
+            status = error.status(core.options.error_style)
+            return error.response(core.options.error_style)
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            names = tuple(sorted({name.lower() for name in request.headers}))
+            authorized = "Authorization" in request.headers
+            attributed = has_attribution(request.headers)
+            fault = rule.kind if rule is not None else None
+            if cdn:
+                core.cdn_requests.append(
+                    CdnRequest(
+                        request.method, request.path, status, names, authorized, attributed, fault
+                    )
+                )
+            else:
+                core.requests.append(
+                    RequestRecord(
+                        request.method,
+                        request.path,
+                        route,
+                        status,
+                        names,
+                        authorized,
+                        attributed,
+                        fault,
+                    )
+                )
+
+    return middleware
+
+
+async def send_file(
+    request: web.Request, path: Path, size: int, content_type: str
+) -> web.StreamResponse:
+    """Stream a stored file with its ``Content-Length``; honours ``truncate``/``drop_mid_body``."""
+    rule: FaultRule | None = request.get("fault")
+    cut_at: int | None = None
+    if rule is not None and rule.kind in ("truncate", "drop_mid_body"):
+        wanted = rule.after_bytes if rule.after_bytes is not None else size // 2
+        cut_at = max(0, min(wanted, size - 1))
+    response = web.StreamResponse(headers={"Content-Type": content_type, "Accept-Ranges": "none"})
+    response.content_length = size
+    await response.prepare(request)
+    if request.method == "HEAD":
+        return response
+    sent = 0
+    handle = await asyncio.to_thread(path.open, "rb")
+    try:
+        while chunk := await asyncio.to_thread(handle.read, _CHUNK):
+            if rule is not None and cut_at is not None and sent + len(chunk) >= cut_at:
+                await response.write(chunk[: cut_at - sent])
+                _break(request, rule)
+                return response
+            await response.write(chunk)
+            sent += len(chunk)
+    finally:
+        handle.close()
+    await response.write_eof()
+    return response

@@ -1,0 +1,124 @@
+"""Reading media with PyAV: probing uploads, decoding stills, encoding small test images.
+
+PyAV and numpy are the sandbox extra's dependencies; they are imported inside the functions so
+that the rest of the sandbox (and the pytest plugin) import without them. Everything here is
+blocking: the server calls it through ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    Image = npt.NDArray[np.uint8]
+
+__all__ = ["Probe", "decode_still", "encode_image", "gradient", "neutral_image", "probe"]
+
+logger = logging.getLogger("nemovideo.sandbox")
+
+
+@attrs.frozen
+class Probe:
+    """What the sandbox learnt about an upload (``None`` where it could not tell)."""
+
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+
+
+def _open(source: bytes | Path) -> Any:
+    import av
+
+    target: Any = io.BytesIO(source) if isinstance(source, bytes) else str(source)
+    return av.open(target, metadata_errors="ignore")
+
+
+def probe(source: bytes | Path, kind: str) -> Probe:
+    """Size and duration of a medium of ``kind`` ("image", "video", "audio").
+
+    A file that FFmpeg cannot read (a HEIC variant, a damaged file) gives an empty
+    :class:`Probe`: its type was already checked by content, so the upload is still accepted.
+    """
+    try:
+        with _open(source) as container:
+            duration = None
+            if kind != "image" and container.duration is not None:
+                duration = round(container.duration / 1_000_000, 3)
+            if not container.streams.video:
+                return Probe(duration=duration)
+            stream = container.streams.video[0]
+            width, height = stream.codec_context.width, stream.codec_context.height
+            if not width:
+                frame = next(container.decode(video=0))
+                width, height = frame.width, frame.height
+            return Probe(width=int(width), height=int(height), duration=duration)
+    except Exception as exc:  # any FFmpeg failure means "unknown", not "refused"
+        logger.info("could not probe an uploaded %s (%s); size left unknown", kind, exc)
+        return Probe()
+
+
+def decode_still(source: bytes | Path) -> Image | None:
+    """The first picture of an image or video as an RGB array, or ``None`` if it cannot be read.
+
+    The caller renders a neutral frame instead of ``None`` (e.g. for HEIC files FFmpeg cannot
+    decode).
+    """
+    try:
+        with _open(source) as container:
+            frame = next(container.decode(video=0))
+            array: Image = frame.to_ndarray(format="rgb24")
+            return array
+    except Exception as exc:  # undecodable media fall back to a neutral frame
+        logger.warning("could not decode a still for rendering (%s); using a neutral frame", exc)
+        return None
+
+
+def gradient(
+    width: int,
+    height: int,
+    top: tuple[int, int, int] = (250, 140, 60),
+    bottom: tuple[int, int, int] = (60, 30, 110),
+) -> Image:
+    """A vertical colour gradient, e.g. a sunset, as an RGB array."""
+    import numpy as np
+
+    ramp = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
+    rows = np.asarray(top, np.float32) * (1 - ramp) + np.asarray(bottom, np.float32) * ramp
+    image: Image = np.broadcast_to(rows, (height, width, 3)).round().astype(np.uint8)
+    return image
+
+
+def neutral_image(width: int = 640, height: int = 360) -> Image:
+    """The neutral picture rendered when a source is missing or cannot be decoded."""
+    return gradient(width, height, (96, 104, 120), (40, 44, 56))
+
+
+def encode_image(image: Image, fmt: str = "png", quality: int = 3) -> bytes:
+    """Encode an RGB array as a PNG or JPEG file (``fmt``: ``"png"`` or ``"jpeg"``).
+
+    ``quality`` is FFmpeg's JPEG q-scale: 2 (best) to 31.
+    """
+    import av
+
+    height, width = image.shape[0], image.shape[1]
+    if fmt == "png":
+        codec, pix_fmt = "png", "rgb24"
+    elif fmt in ("jpeg", "jpg"):
+        codec, pix_fmt = "mjpeg", "yuvj420p"
+    else:
+        raise ValueError(f"unsupported image format {fmt!r}: use 'png' or 'jpeg'")
+    context: Any = av.CodecContext.create(codec, "w")
+    context.width, context.height, context.pix_fmt = width, height, pix_fmt
+    if codec == "mjpeg":
+        context.qmin = context.qmax = quality
+    frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format=pix_fmt)
+    packets = [*context.encode(frame), *context.encode(None)]
+    return b"".join(bytes(p) for p in packets)
