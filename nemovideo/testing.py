@@ -1,0 +1,91 @@
+"""pytest plugin: a started NemoVideo sandbox as a fixture (entry point ``nemovideo``).
+
+Fixtures:
+
+- ``nemo_sandbox``: a :class:`~nemovideo.sandbox.Sandbox` started for one test on loopback
+  ports, fast (``time_scale=0.001``), small renders (``render_height=144``), seeded (``seed=0``);
+  closed afterwards. Override its options with the ``nemo_sandbox`` marker.
+- ``nemo_sandbox_factory``: an async factory ``await factory(**options)`` for tests that need
+  several sandboxes or other options; every sandbox it made is closed after the test.
+
+Example::
+
+    @pytest.mark.nemo_sandbox(silent_edit_ratio=1.0)
+    async def test_silent_edits(nemo_sandbox):
+        ...  # point a client at nemo_sandbox.url
+
+The sandbox is imported only inside the fixtures, so this plugin loads even where the
+``sandbox`` extra (PyAV, numpy) is not installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from nemovideo.sandbox import Sandbox
+
+try:  # strict-mode projects need pytest-asyncio's own decorator for async fixtures
+    from pytest_asyncio import fixture as _async_fixture
+except ImportError:  # pragma: no cover - without pytest-asyncio async fixtures cannot run
+    _async_fixture = pytest.fixture  # type: ignore[assignment]
+
+__all__ = ["SANDBOX_TEST_OPTIONS", "nemo_sandbox", "nemo_sandbox_factory"]
+
+#: The options of the ``nemo_sandbox`` fixture: fast, small, reproducible.
+SANDBOX_TEST_OPTIONS: dict[str, Any] = {"time_scale": 0.001, "render_height": 144, "seed": 0}
+
+#: An async factory of started sandboxes: ``await factory(**options)``.
+SandboxFactory = Callable[..., Awaitable["Sandbox"]]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``nemo_sandbox`` marker."""
+    config.addinivalue_line(
+        "markers",
+        "nemo_sandbox(**options): options for the nemo_sandbox fixture "
+        "(SandboxOptions fields, e.g. silent_edit_ratio=1.0)",
+    )
+
+
+def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for marker in reversed(list(request.node.iter_markers("nemo_sandbox"))):
+        options.update(marker.kwargs)  # the closest marker wins
+    return options
+
+
+@_async_fixture
+async def nemo_sandbox(request: pytest.FixtureRequest) -> AsyncIterator[Sandbox]:
+    """A started sandbox for one test (fast, small renders, seed 0), closed afterwards."""
+    from nemovideo.sandbox import Sandbox
+
+    options = {**SANDBOX_TEST_OPTIONS, **_marker_options(request)}
+    async with Sandbox(**options) as sandbox:
+        yield sandbox
+
+
+@_async_fixture
+async def nemo_sandbox_factory() -> AsyncIterator[SandboxFactory]:
+    """``await nemo_sandbox_factory(**options)`` starts a sandbox; all are closed after the test.
+
+    Options default to those of ``nemo_sandbox`` (fast, small renders, seed 0).
+    """
+    from nemovideo.sandbox import Sandbox
+
+    started: list[Sandbox] = []
+
+    async def factory(**options: Any) -> Sandbox:
+        sandbox = Sandbox(**{**SANDBOX_TEST_OPTIONS, **options})
+        await sandbox.start()
+        started.append(sandbox)
+        return sandbox
+
+    try:
+        yield factory
+    finally:
+        for sandbox in reversed(started):
+            await sandbox.close()
