@@ -114,10 +114,13 @@ class RateGate:
         self._until = max(self._until, now + seconds)
 
     async def wait(self, sleep: Callable[[float], Any]) -> None:
-        """Return once no pause is in force."""
+        """Return once no pause is in force (each pause is waited out once, even if ``sleep``
+        does not advance the clock, as in time-scaled tests)."""
         loop = asyncio.get_running_loop()
-        while (delay := self._until - loop.time()) > 0:
-            await sleep(delay)
+        served = None
+        while self._until > loop.time() and self._until != served:
+            served = self._until
+            await sleep(served - loop.time())
 
 
 class HTTPTransport:
@@ -239,7 +242,8 @@ class HTTPTransport:
 
     def url(self, path: str) -> URL:
         """The absolute URL of an API path."""
-        return self.config.base_url.with_path(self.config.base_url.path + path, encoded=False)
+        base = self.config.base_url
+        return base.with_path(base.path.rstrip("/") + path, encoded=False)
 
     async def auth_headers(self) -> dict[str, str]:
         """The ``Authorization`` header for a request to the API's own origin."""

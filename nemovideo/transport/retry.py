@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
 from tenacity.retry import retry_base
-from tenacity.wait import wait_base, wait_exponential_jitter
+from tenacity.wait import wait_base, wait_exponential, wait_random
 
 from nemovideo.protocol.errors import (
     APIConnectionError,
@@ -160,9 +160,10 @@ class _Wait(wait_base):
 
     def __init__(self, policy: RetryPolicy) -> None:
         self.policy = policy
-        self.backoff = wait_exponential_jitter(
-            initial=policy.backoff_initial, max=policy.backoff_max, jitter=policy.backoff_jitter
-        )
+        # Capped exponential backoff plus full jitter, from tenacity's own building blocks.
+        self.backoff = wait_exponential(
+            multiplier=policy.backoff_initial, max=policy.backoff_max
+        ) + wait_random(0, policy.backoff_jitter)
 
     def __call__(self, retry_state: RetryCallState) -> float:
         outcome = retry_state.outcome
