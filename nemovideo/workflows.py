@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -61,16 +60,19 @@ class GenerationFailedError(NemoError):
 
 
 def build_prompt(prompt: str | None, duration: float, resolution: str) -> str:
-    """The instruction sent to the agent: the user's words plus duration and resolution."""
+    """The instruction sent to the agent: an animate request carrying the user's words.
+
+    Example:
+        >>> build_prompt("waves roll in", 5, "1080p")
+        'Animate this image into a 5-second video clip: waves roll in'
+    """
     seconds = f"{duration:g}"
     if prompt is None or not prompt.strip():
         text = DEFAULT_PROMPT.format(duration=seconds)
     else:
-        text = prompt.strip()
-        if not re.search(r"\d+(\.\d+)?\s*-?\s*(s|sec|secs|second|seconds)\b", text):
-            text = f"{text} (make it a {seconds}-second clip)"
+        text = f"Animate this image into a {seconds}-second video clip: {prompt.strip()}"
     if resolution != "1080p":
-        text += f", {resolution}"
+        text += f" ({resolution})"
     return text
 
 
