@@ -10,6 +10,7 @@ from nemovideo.protocol.errors import (
     InvalidResponseError,
     error_from_envelope,
     error_from_response,
+    request_id_of,
 )
 
 __all__ = ["decode_answer"]
@@ -18,6 +19,20 @@ __all__ = ["decode_answer"]
 def _excerpt(body: bytes) -> str:
     text = body[:120].decode("utf-8", "replace")
     return " ".join(text.split())
+
+
+def _failed(payload: Mapping[str, Any]) -> bool:
+    """Whether an answer reports a failure: a non-zero ``code`` or ``"success": false``."""
+    if payload.get("success") is False:
+        return True
+    code = payload.get("code")
+    if code is None or code is False:
+        return False
+    if isinstance(code, (int, float)):
+        return code != 0
+    if isinstance(code, str):
+        return code.strip() not in ("", "0")
+    return True
 
 
 def decode_answer(
@@ -33,9 +48,9 @@ def decode_answer(
     endpoints are not enveloped and give the whole object. A non-zero ``code`` raises even on
     HTTP 200, since the gateway reports most API errors that way.
     """
-    request_id = headers.get("X-Request-Id") or headers.get("x-request-id")
     if not 200 <= http_status < 300:
         raise error_from_response(http_status, body, headers)
+    request_id = request_id_of(headers)
     if not body.strip():
         if enveloped:
             raise InvalidResponseError(
@@ -46,7 +61,7 @@ def decode_answer(
         return {}
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         raise InvalidResponseError(
             f"The API answered non-JSON ({_excerpt(body)!r}); is NEMO_API_URL the API's address?",
             http_status=http_status,
@@ -58,9 +73,7 @@ def decode_answer(
             http_status=http_status,
             request_id=request_id,
         )
-    code = payload.get("code")
-    failed = code not in (None, 0, "0") and not (isinstance(code, bool) and not code)
-    if failed and (enveloped or "status" not in payload):
+    if _failed(payload) and (enveloped or "status" not in payload):
         raise error_from_envelope(payload, http_status=http_status, request_id=request_id)
     if not enveloped:
         return payload
