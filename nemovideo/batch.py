@@ -29,6 +29,8 @@ __all__ = ["AnimateItem", "Batch", "BatchResult", "BatchSummary", "resume"]
 
 logger = logging.getLogger("nemovideo.batch")
 
+_BATCH_RATE_LIMIT_RETRIES = 4
+
 
 @attrs.frozen
 class AnimateItem:
@@ -91,6 +93,13 @@ class Batch:
         if concurrency < 1:
             raise ConfigurationError("concurrency must be at least 1.")
         folder = Path(output_dir) if output_dir is not None else None
+        policy = client.config.retry
+        if policy.rate_limit_retries < _BATCH_RATE_LIMIT_RETRIES:
+            # A 429 is a refusal, safe to repeat; with the shared pause, a batch may wait out
+            # several rather than lose items to a passing storm.
+            client = client.with_options(
+                retry=attrs.evolve(policy, rate_limit_retries=_BATCH_RATE_LIMIT_RETRIES)
+            )
         if folder is not None and not folder.is_dir():
             raise ConfigurationError(f"output_dir {folder} is not an existing folder.")
         self._client = client

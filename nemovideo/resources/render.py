@@ -24,6 +24,7 @@ from nemovideo.protocol.errors import (
     APITimeoutError,
     ConfigurationError,
     NemoError,
+    RateLimitedError,
     RenderFailedError,
     ServerError,
 )
@@ -42,6 +43,7 @@ RenderProgress = Callable[[RenderJob], object]
 
 _last_ms = 0
 _QUALITIES = ("low", "medium", "high")
+_MAX_POLL_FAILURES = 5
 
 
 def new_job_id() -> str:
@@ -173,8 +175,19 @@ class RenderResource:
         deadline = loop.time() + budget
         current = job if isinstance(job, RenderJob) else RenderJob(id=job)
         resubmitted = False
+        failures = 0
         while True:
-            polled = await self.get(current.id)
+            try:
+                polled = await self.get(current.id)
+            except (RateLimitedError, ServerError, APIConnectionError) as exc:
+                # Polling is idempotent: a passing failure is one missed poll, not a lost job.
+                failures += 1
+                if failures > _MAX_POLL_FAILURES or loop.time() >= deadline:
+                    raise
+                logger.info("render poll failed (%s); polling on", type(exc).__name__)
+                await asyncio.sleep(min(interval, max(0.0, deadline - loop.time())))
+                continue
+            failures = 0
             current = _with_origin(polled, current.id, current.session_id, current.draft)
             if on_progress is not None:
                 on_progress(current)

@@ -1,0 +1,51 @@
+"""Batches against the sandbox: every item finishes through a 429 storm; errors stay per item."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nemovideo import NemoClient
+from nemovideo.batch import AnimateItem
+from nemovideo.sandbox import FaultRule
+
+from .test_animate import image
+
+
+@pytest.mark.slow
+@pytest.mark.nemo_sandbox(initial_credits=1_000_000, render_height=32, render_fps=5)
+async def test_batch_of_50_with_injected_429s_finishes_all(
+    nemo_sandbox: Any, make_sandbox_client: Callable[..., NemoClient], tmp_path: Path
+) -> None:
+    nemo_sandbox.faults.add(FaultRule(route="*", kind="rate_limit", probability=0.1,
+                                      retry_after=5.0))  # fmt: skip
+    client = make_sandbox_client()
+    out = tmp_path / "videos"
+    out.mkdir()
+    items = [image()] * 50
+    batch = client.animate_many(items, concurrency=10, output_dir=out, duration=2)
+    results = [result async for result in batch]
+    failed = [(r.index, r.error) for r in results if not r.ok]
+    assert failed == []
+    assert batch.summary.done == 50
+    assert batch.summary.failed == 0
+    assert len(list(out.glob("*.mp4"))) == 50
+    assert nemo_sandbox.faults.injected["rate_limit"] > 0
+    assert nemo_sandbox.duplicate_deliveries() == []
+    assert len(nemo_sandbox.chat_deliveries) == 50
+
+
+async def test_batch_reports_errors_per_item(
+    make_sandbox_client: Callable[..., NemoClient], tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("no image here")
+    client = make_sandbox_client()
+    batch = client.animate_many([AnimateItem(bad), AnimateItem(image(), "waves")], concurrency=2)
+    results = sorted([r async for r in batch], key=lambda r: r.index)
+    assert not results[0].ok and "does not look like" in str(results[0].error)
+    assert results[1].ok and results[1].video is not None
+    assert (batch.summary.done, batch.summary.failed) == (1, 1)
