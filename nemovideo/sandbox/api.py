@@ -140,8 +140,8 @@ async def _read_part(core: Core, part: BodyPartReader) -> tuple[bytes, int]:
         size += len(chunk)
         if size <= limit:
             data += chunk
-        elif data:
-            data = bytearray(data[:HEAD_BYTES])  # over the limit: keep only what sniffing needs
+        elif len(data) != HEAD_BYTES:  # over the limit: keep only what sniffing needs
+            data = bytearray((data + chunk)[:HEAD_BYTES])
     return bytes(data), size
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from nemovideo.sandbox.agent import Step, TurnPlan, apply_step, plan_turn
-from nemovideo.sandbox.core import CORE, ApiError, Core
+from nemovideo.sandbox.core import CORE, ApiError, Core, current
 from nemovideo.sandbox.events import KEEPALIVES, EventFactory, frame
 from nemovideo.sandbox.faults import FaultRule
 from nemovideo.sandbox.store import Account, SessionRecord
@@ -246,7 +246,8 @@ def _session(core: Core, owner: str, session_id: str) -> SessionRecord:
 async def run_sse(request: web.Request) -> web.StreamResponse:
     """``POST /run_sse``: validate, reserve credits, record the delivery, then stream."""
     core = request.app[CORE]
-    request["stream"] = True
+    context = current()
+    context.stream = True
     token = core.authenticate(request, "write")
     session_id, text, streaming = await _parse(request)
     session = _session(core, token.account.user_id, session_id)
@@ -261,7 +262,7 @@ async def run_sse(request: web.Request) -> web.StreamResponse:
     if plan.kind == "edit" and cost:
         session.edit_charged = True
     core.record_delivery(session, text)
-    rule: FaultRule | None = request.get("fault")
+    rule = context.fault
     channel = _Channel()
     core.spawn(_run_turn(core, session, token.account, plan, cost, channel, rule, streaming))
     response = web.StreamResponse(
@@ -273,6 +274,7 @@ async def run_sse(request: web.Request) -> web.StreamResponse:
     )
     cut_after = rule.after_events if rule is not None and rule.kind in _DROP_KINDS else None
     try:
+        context.mark(response.status)
         await response.prepare(request)
         sent = 0
         while cut_after is None or sent < cut_after:

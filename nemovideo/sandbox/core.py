@@ -9,16 +9,18 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextvars
 import logging
 import random
 from collections.abc import Coroutine
 from typing import Any
 
+import attrs
 from aiohttp import web
 
 from nemovideo.sandbox.blobs import BlobStore
 from nemovideo.sandbox.clock import SimClock
-from nemovideo.sandbox.faults import Faults
+from nemovideo.sandbox.faults import FaultRule, Faults
 from nemovideo.sandbox.options import ANONYMOUS_SCOPES, SandboxOptions
 from nemovideo.sandbox.store import (
     Account,
@@ -32,7 +34,15 @@ from nemovideo.sandbox.store import (
     TokenRecord,
 )
 
-__all__ = ["CORE", "TOKEN_LIFETIME", "ApiError", "Core"]
+__all__ = [
+    "CORE",
+    "TOKEN_LIFETIME",
+    "ApiError",
+    "Core",
+    "RequestContext",
+    "current",
+    "enter",
+]
 
 logger = logging.getLogger("nemovideo.sandbox")
 
@@ -42,6 +52,43 @@ _JSON_CODES = frozenset({1001, 1002, 2001, 4001, 4002})
 # The HTTP statuses codes travel with when options.error_style == "http" (and on /run_sse).
 _CODE_STATUS = {1001: 401, 1002: 404, 2001: 402, 4001: 415, 4002: 413}
 _ATTRIBUTION = ("X-Skill-Source", "X-Skill-Version", "X-Skill-Platform")
+
+
+@attrs.define
+class RequestContext:
+    """What the gateway knows about the request being handled.
+
+    Attributes:
+        fault: the fault injected into this request, if any.
+        record: its entry in the request log (the handler fills in the status).
+        stream: errors must travel as HTTP statuses (the chat stream answers before streaming).
+    """
+
+    fault: FaultRule | None = None
+    record: RequestRecord | CdnRequest | None = None
+    stream: bool = False
+
+    def mark(self, status: int) -> None:
+        """Note the answer's status in the request log."""
+        if self.record is not None:
+            self.record.status = status
+
+
+# Each request is handled in its own task, so a context variable is per request.
+_CONTEXT: contextvars.ContextVar[RequestContext] = contextvars.ContextVar("nemovideo_sandbox")
+
+
+def current() -> RequestContext:
+    """The context of the request being handled (an empty one outside the gateway)."""
+    try:
+        return _CONTEXT.get()
+    except LookupError:
+        return RequestContext()
+
+
+def enter(context: RequestContext) -> None:
+    """Make ``context`` the current request's context (called by the gateway)."""
+    _CONTEXT.set(context)
 
 
 class ApiError(Exception):
@@ -185,11 +232,12 @@ class Core:
         header = request.headers.get("Authorization", "")
         scheme, _, value = header.partition(" ")
         record = self.tokens.get(value.strip()) if scheme.lower() == "bearer" else None
-        fault = request.get("fault")
+        context = current()
+        fault = context.fault
         if record is not None and fault is not None and fault.kind == "token_expiry":
             record.revoked = True
         if record is None or not record.valid(self.clock.now()):
-            raise ApiError(1001, "Token invalid or expired.", http=request.get("stream", False))
+            raise ApiError(1001, "Token invalid or expired.", http=context.stream)
         if scope is not None and not record.allows(scope):
             raise ApiError(403, f"This token lacks the '{scope}' scope.")
         return record

@@ -14,7 +14,15 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from nemovideo.sandbox.core import CORE, ApiError, Core, has_attribution
+from nemovideo.sandbox.core import (
+    CORE,
+    ApiError,
+    Core,
+    RequestContext,
+    current,
+    enter,
+    has_attribution,
+)
 from nemovideo.sandbox.faults import FaultRule
 from nemovideo.sandbox.store import CdnRequest, RequestRecord
 
@@ -78,7 +86,6 @@ async def _apply(
     core: Core, request: web.Request, handler: Handler, rule: FaultRule | None
 ) -> web.StreamResponse:
     if rule is not None:
-        request["fault"] = rule
         if rule.kind == "rate_limit":
             retry = core.retry_after_header(rule.retry_after)
             raise ApiError(429, "Rate limited; slow down.", headers={"Retry-After": retry})
@@ -105,41 +112,37 @@ def gateway(*, cdn: bool) -> Middleware:
         core = request.app[CORE]
         route = "cdn" if cdn else _route_of(request)
         rule = core.faults.pick(route) if route is not None else None
-        status = 500
+        # Logged before the answer is sent, so a client that has read the whole body always
+        # finds its request in the log; the status is filled in as soon as it is known.
+        names = tuple(sorted({name.lower() for name in request.headers}))
+        authorized = "Authorization" in request.headers
+        attributed = has_attribution(request.headers)
+        fault = rule.kind if rule is not None else None
+        record: RequestRecord | CdnRequest
+        if cdn:
+            record = CdnRequest(
+                request.method, request.path, 0, names, authorized, attributed, fault
+            )
+            core.cdn_requests.append(record)
+        else:
+            record = RequestRecord(
+                request.method, request.path, route, 0, names, authorized, attributed, fault
+            )
+            core.requests.append(record)
+        enter(RequestContext(fault=rule, record=record))
         try:
             response = await _apply(core, request, handler, rule)
-            status = response.status
+            record.status = response.status
             return response
         except ApiError as error:
-            status = error.status(core.options.error_style)
+            record.status = error.status(core.options.error_style)
             return error.response(core.options.error_style)
         except web.HTTPException as exc:
-            status = exc.status
+            record.status = exc.status
             raise
-        finally:
-            names = tuple(sorted({name.lower() for name in request.headers}))
-            authorized = "Authorization" in request.headers
-            attributed = has_attribution(request.headers)
-            fault = rule.kind if rule is not None else None
-            if cdn:
-                core.cdn_requests.append(
-                    CdnRequest(
-                        request.method, request.path, status, names, authorized, attributed, fault
-                    )
-                )
-            else:
-                core.requests.append(
-                    RequestRecord(
-                        request.method,
-                        request.path,
-                        route,
-                        status,
-                        names,
-                        authorized,
-                        attributed,
-                        fault,
-                    )
-                )
+        except BaseException:
+            record.status = 500
+            raise
 
     return middleware
 
@@ -148,13 +151,14 @@ async def send_file(
     request: web.Request, path: Path, size: int, content_type: str
 ) -> web.StreamResponse:
     """Stream a stored file with its ``Content-Length``; honours ``truncate``/``drop_mid_body``."""
-    rule: FaultRule | None = request.get("fault")
+    rule = current().fault
     cut_at: int | None = None
     if rule is not None and rule.kind in ("truncate", "drop_mid_body"):
         wanted = rule.after_bytes if rule.after_bytes is not None else size // 2
         cut_at = max(0, min(wanted, size - 1))
     response = web.StreamResponse(headers={"Content-Type": content_type, "Accept-Ranges": "none"})
     response.content_length = size
+    current().mark(response.status)
     await response.prepare(request)
     if request.method == "HEAD":
         return response

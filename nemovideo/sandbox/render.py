@@ -20,7 +20,7 @@ from aiohttp import web
 from nemovideo.protocol.draft import Draft
 from nemovideo.protocol.errors import InvalidResponseError
 from nemovideo.sandbox.api import read_json
-from nemovideo.sandbox.core import CORE, ApiError, Core, has_attribution
+from nemovideo.sandbox.core import CORE, ApiError, Core, current, has_attribution
 from nemovideo.sandbox.encode import RenderCancelledError, plan_from_draft, render_mp4
 from nemovideo.sandbox.gateway import send_file
 from nemovideo.sandbox.store import RenderJob, SessionRecord, TokenRecord
@@ -103,7 +103,7 @@ async def submit(request: web.Request) -> web.Response:
     if not isinstance(output, dict) or output.get("format", "mp4") != "mp4":
         raise ApiError(422, "Only output.format 'mp4' is supported.")
     draft = _draft(body)
-    rule = request.get("fault")
+    rule = current().fault
     rng = session.rng
     job = RenderJob(
         id=job_id,

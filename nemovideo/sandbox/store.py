@@ -248,9 +248,11 @@ class ChatDelivery:
     at: float
 
 
-@attrs.frozen
+@attrs.define
 class RequestRecord:
     """One API request, without any secret: header *names* only, never values.
+
+    Logged when the request arrives; ``status`` is 0 until the answer's status is known.
 
     Attributes:
         route: the fault/route name (``"upload"``, ``"run_sse"``, ...) or ``None`` for
@@ -268,9 +270,12 @@ class RequestRecord:
     fault: str | None = None
 
 
-@attrs.frozen
+@attrs.define
 class CdnRequest:
-    """One request to the CDN origin; tests assert ``had_authorization`` is never true."""
+    """One request to the CDN origin; tests assert ``had_authorization`` is never true.
+
+    Logged when the request arrives; ``status`` is 0 until the answer's status is known.
+    """
 
     method: str
     path: str
