@@ -1,0 +1,108 @@
+"""The ``nemovideo`` command line (also ``python -m nemovideo``).
+
+Commands::
+
+    nemovideo animate IMAGE [PROMPT] [-o out.mp4] [--duration 5] [--resolution 1080p] [--sandbox]
+    nemovideo batch DIR_OR_GLOB [-o OUTDIR] [--concurrency 4] [--prompt ...] [--sandbox]
+    nemovideo chat [--session ID] [--sandbox]
+    nemovideo status SESSION_ID
+    nemovideo credits
+    nemovideo export SESSION_ID [-o out.mp4]
+    nemovideo resume [--journal PATH] [-o OUTDIR]
+    nemovideo sandbox [--host 127.0.0.1] [--port 0] [--time-scale X]
+
+Every command also takes ``--json`` (one JSON object per result on stdout), ``--quiet`` (no
+progress), ``--debug`` (tracebacks), ``--api-url`` and ``--token`` (prefer ``NEMO_TOKEN``).
+Results go to stdout; progress, notices and errors to stderr. An error is one line saying what
+to do, without a traceback unless ``--debug``. The bearer token is never printed.
+
+Exit codes:
+
+==== ==========================================================================
+0    everything worked
+1    an unexpected error (a bug): run again with ``--debug`` and report it
+2    wrong arguments or settings: a missing file, a bad URL, an unknown session
+3    the token is invalid, expired, or lacks a scope
+4    out of credits, or export blocked on the free plan
+5    the file type is not accepted, or the file is too large
+6    rate limited: wait and try again
+7    the service failed, the network broke, or something timed out
+8    the render or the generation failed
+130  interrupted (Ctrl-C); unfinished work is in the journal (``nemovideo resume``)
+==== ==========================================================================
+
+``batch`` and ``resume`` exit with the code of their first failed item, if any.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+
+from nemovideo.cli.exitcodes import ExitCode, exit_code_for
+from nemovideo.cli.output import Console
+
+__all__ = ["ExitCode", "main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
+
+    Example:
+        >>> main(["--version"])  # doctest: +SKIP
+        nemovideo 0.1.0
+    """
+    from nemovideo.cli.parser import build_parser
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else ExitCode.USAGE
+    console = Console(sys.stdout, sys.stderr, json_mode=args.json, quiet=args.quiet)
+    if args.debug:
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+    try:
+        return _run(args, console)
+    except KeyboardInterrupt:
+        console.error("Interrupted. Unfinished work is in the journal: nemovideo resume")
+        return ExitCode.INTERRUPTED
+    except BaseException as exc:
+        if isinstance(exc, SystemExit):
+            raise
+        return _fail(console, exc, debug=args.debug)
+
+
+def _run(args: object, console: Console) -> int:
+    from argparse import Namespace
+
+    from nemovideo.cli.commands import COMMANDS, run_sandbox
+    from nemovideo.cli.repl import chat
+
+    assert isinstance(args, Namespace)
+    if args.command == "sandbox":
+        return run_sandbox(args, console)
+    if args.command == "chat":
+        return asyncio.run(chat(args, console))
+    return asyncio.run(COMMANDS[args.command](args, console))
+
+
+def _fail(console: Console, exc: BaseException, *, debug: bool) -> int:
+    from nemovideo.protocol.errors import NemoError
+
+    code = exit_code_for(exc)
+    if debug:
+        console.error("".join(traceback.format_exception(exc)).rstrip())
+    if isinstance(exc, NemoError):
+        message = exc.message
+    else:
+        message = f"unexpected {type(exc).__name__}: {exc}. Run again with --debug for details."
+    console.error(f"error: {' '.join(message.split())}")
+    if console.json_mode:
+        record = {"ok": False, "error": type(exc).__name__, "message": message,
+                  "exit_code": int(code)}  # fmt: skip
+        console.result("", record)
+    return int(code)

@@ -1,0 +1,189 @@
+"""Progress on stderr: one redrawn line on a terminal, a few plain lines anywhere else.
+
+On a TTY each stage is one line redrawn in place with ``\\r`` (upload and download in bytes,
+generation as time elapsed, render in percent). Piped into a log or a CI job, the same reports
+become plain lines, one when a stage starts and then only every quarter (or every 30 s while
+generating), so logs stay short and readable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import TextIO
+
+from nemovideo.results import Progress, Stage
+
+__all__ = ["ProgressDisplay", "format_bytes", "format_elapsed"]
+
+_BAR_WIDTH = 24
+_REDRAW_EVERY = 0.1  # seconds between two redraws of the same stage on a terminal
+_PLAIN_STEP = 25  # percent between two plain lines of the same stage
+_PLAIN_GENERATION_EVERY = 30.0  # seconds between two plain "generating" lines
+_LABELS = {
+    Stage.STARTING: "Starting",
+    Stage.UPLOADING: "Uploading",
+    Stage.GENERATING: "Generating",
+    Stage.RENDERING: "Rendering",
+    Stage.DOWNLOADING: "Downloading",
+    Stage.DONE: "Done",
+}
+
+
+def format_bytes(count: float) -> str:
+    """Bytes for people: ``1536 -> "1.5 KB"``, ``2_500_000 -> "2.5 MB"``."""
+    value = float(count)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def format_elapsed(seconds: float) -> str:
+    """Seconds for people: ``65 -> "1m05s"``, ``7 -> "7s"``."""
+    whole = max(0, int(seconds))
+    minutes, secs = divmod(whole, 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def _bar(fraction: float) -> str:
+    filled = round(fraction * _BAR_WIDTH)
+    return "[" + "#" * filled + "." * (_BAR_WIDTH - filled) + f"] {fraction * 100:3.0f}%"
+
+
+class ProgressDisplay:
+    """A :class:`~nemovideo.Progress` handler drawing on a text stream (stderr).
+
+    Args:
+        stream: where to draw.
+        enabled: ``False`` draws nothing (``--quiet``).
+        tty: force terminal (redraw) or plain mode; default: ``stream.isatty()``.
+        clock: a monotonic clock in seconds (tests pass a fake one).
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        enabled: bool = True,
+        tty: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._stream = stream
+        self.enabled = enabled
+        if tty is None:
+            isatty = getattr(stream, "isatty", None)
+            tty = bool(isatty()) if callable(isatty) else False
+        self.tty = tty
+        self._clock = clock
+        self._stage: Stage | None = None
+        self._stage_started = 0.0
+        self._last: Progress | None = None
+        self._last_draw = 0.0
+        self._drawn_width = 0
+        self._plain_mark = -1.0
+
+    def __call__(self, progress: Progress) -> None:
+        """Take one report."""
+        if not self.enabled:
+            return
+        now = self._clock()
+        new_stage = progress.stage is not self._stage
+        if new_stage:
+            self._end_line()
+            self._stage = progress.stage
+            self._stage_started = now
+            self._plain_mark = -1.0
+        self._last = progress
+        if self.tty:
+            finished = progress.stage is Stage.DONE or progress.fraction == 1.0
+            if new_stage or finished or now - self._last_draw >= _REDRAW_EVERY:
+                self._redraw(now)
+        else:
+            self._plain(progress, now)
+
+    def refresh(self) -> None:
+        """Redraw the current line (keeps the elapsed time moving during a silent wait)."""
+        if not self.enabled or self._last is None or self._stage is Stage.DONE:
+            return
+        now = self._clock()
+        if self.tty:
+            self._redraw(now)
+        elif self._stage is Stage.GENERATING:
+            self._plain(self._last, now)
+
+    def close(self) -> None:
+        """End the current line, so that what follows starts on a fresh one."""
+        self._end_line()
+        self._stage = None
+        self._last = None
+
+    @contextlib.asynccontextmanager
+    async def ticking(self, every: float = 1.0) -> AsyncIterator[ProgressDisplay]:
+        """Refresh every ``every`` seconds while the block runs, then close the line."""
+        task = asyncio.ensure_future(self._tick(every)) if self.enabled else None
+        try:
+            yield self
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self.close()
+
+    async def _tick(self, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            self.refresh()
+
+    def line(self, progress: Progress, now: float) -> str:
+        """The text shown for a report."""
+        label = _LABELS.get(progress.stage, progress.stage.value.title())
+        stage = progress.stage
+        if stage is Stage.GENERATING:
+            elapsed = max(progress.done, now - self._stage_started)
+            return f"{label}: the agent is working, {format_elapsed(elapsed)} elapsed"
+        if stage is Stage.RENDERING:
+            return f"{label} {_bar(min(max(progress.done, 0), 100) / 100)}"
+        if stage in (Stage.UPLOADING, Stage.DOWNLOADING):
+            fraction = progress.fraction
+            if fraction is None:
+                return f"{label} {format_bytes(progress.done)}"
+            sizes = f"{format_bytes(progress.done)} / {format_bytes(progress.total or 0)}"
+            return f"{label} {_bar(fraction)}  {sizes}"
+        return progress.message or label
+
+    def _redraw(self, now: float) -> None:
+        assert self._last is not None
+        text = self.line(self._last, now)
+        pad = max(0, self._drawn_width - len(text))
+        self._write("\r" + text + " " * pad)
+        self._drawn_width = len(text)
+        self._last_draw = now
+
+    def _plain(self, progress: Progress, now: float) -> None:
+        if progress.stage is Stage.GENERATING:
+            mark = (now - self._stage_started) // _PLAIN_GENERATION_EVERY
+        elif progress.stage is Stage.RENDERING:
+            mark = min(max(progress.done, 0), 100) // _PLAIN_STEP
+        else:
+            fraction = progress.fraction
+            mark = 0 if fraction is None else (fraction * 100) // _PLAIN_STEP
+        if mark > self._plain_mark:
+            self._plain_mark = mark
+            self._write(self.line(progress, now) + "\n")
+
+    def _end_line(self) -> None:
+        if self.tty and self._drawn_width:
+            self._write("\n")
+        self._drawn_width = 0
+
+    def _write(self, text: str) -> None:
+        try:
+            self._stream.write(text)
+            self._stream.flush()
+        except (OSError, ValueError):  # a closed or broken stderr must not stop the work
+            self.enabled = False

@@ -1,0 +1,128 @@
+"""Building the client a command runs with: the configured service, or an in-process sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from nemovideo.cli.output import Console
+from nemovideo.client import NemoClient
+from nemovideo.protocol.errors import ConfigurationError
+
+__all__ = ["SANDBOX_TIME_SCALE", "Runtime", "open_client", "sandbox_class", "sandbox_option"]
+
+#: Real seconds per simulated second for ``--sandbox``: a whole animation (about 400 simulated
+#: seconds of generation and export) takes a few seconds.
+SANDBOX_TIME_SCALE = 0.01
+#: Polling for ``--sandbox``: the documented 30 s would dwarf the whole time-scaled flow.
+_SANDBOX_POLL_INTERVAL = 0.2
+_SANDBOX_MAX_POLLS = 600
+_INSTALL_HINT = 'The sandbox needs the "sandbox" extra: pip install "nemovideo[sandbox]"'
+
+
+@attrs.frozen
+class Runtime:
+    """What a command runs with, besides the client.
+
+    Attributes:
+        time_scale: real seconds per service second (1.0, or the sandbox's scale), to scale
+            "still working" notices.
+        sandbox_url: the in-process sandbox's address, when ``--sandbox`` is used.
+    """
+
+    time_scale: float = 1.0
+    sandbox_url: str | None = None
+
+
+def sandbox_class() -> Any:
+    """The :class:`~nemovideo.sandbox.Sandbox` class, or a friendly error without the extra."""
+    try:
+        from nemovideo.sandbox import Sandbox
+    except ImportError as exc:
+        missing = f" ({exc.name} is missing)" if exc.name else ""
+        raise ConfigurationError(_INSTALL_HINT + missing) from None
+    return Sandbox
+
+
+def sandbox_option(text: str) -> tuple[str, Any]:
+    """Parse ``KEY=VALUE`` (``initial_credits=0``, ``seed=3``) for a sandbox option."""
+    key, sep, raw = text.partition("=")
+    key = key.strip().replace("-", "_")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    value: Any = raw.strip()
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+        value = lowered == "true"
+    else:
+        for kind in (int, float):
+            try:
+                value = kind(value)
+            except ValueError:
+                continue
+            break
+    return key, value
+
+
+def _journal_setting(args: argparse.Namespace, *, sandbox: bool) -> dict[str, Any]:
+    journal = getattr(args, "journal", None)
+    if journal is not None:
+        return {"journal_path": Path(journal)}
+    # Sandbox sessions vanish with the process: resuming them later against the real service
+    # could only fail, so a sandbox run keeps no journal unless one is asked for.
+    return {"journal_path": None} if sandbox else {}
+
+
+@contextlib.asynccontextmanager
+async def open_client(
+    args: argparse.Namespace, console: Console
+) -> AsyncIterator[tuple[NemoClient, Runtime]]:
+    """The client for ``args``: an in-process sandbox with ``--sandbox``, else the settings
+    (``--api-url``/``--token``, then ``NEMO_API_URL``/``NEMO_TOKEN``/..., then defaults)."""
+    token = getattr(args, "token", None)
+    if token:
+        console.add_secret(token)
+        console.notice(
+            "warning: --token is visible to other users of this machine (process list, shell "
+            "history); prefer the NEMO_TOKEN environment variable."
+        )
+    console.add_secret(os.environ.get("NEMO_TOKEN"))
+    if not getattr(args, "sandbox", False):
+        client = NemoClient(
+            base_url=args.api_url, token=token, **_journal_setting(args, sandbox=False)
+        )
+        async with client:
+            yield client, Runtime()
+        return
+    if args.api_url or token:
+        raise ConfigurationError("--sandbox runs a local service: leave out --api-url and --token.")
+    sandbox_cls = sandbox_class()
+    options: dict[str, Any] = {"time_scale": SANDBOX_TIME_SCALE, "render_height": 1080}
+    options.update(dict(getattr(args, "sandbox_option", None) or ()))
+    try:
+        sandbox = sandbox_cls(**options)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"Bad --sandbox-option: {exc}") from None
+    # The sandbox gets no real credentials: NEMO_* variables (a real token) are left out, and
+    # a throw-away client id keeps the shared one in ~/.config untouched.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEMO_")}
+    with tempfile.TemporaryDirectory(prefix="nemovideo-sandbox-") as tmp:
+        async with sandbox as sb:
+            console.notice(f"Sandbox running at {sb.url} (a local stand-in for NemoVideo).")
+            client = NemoClient(
+                base_url=sb.url,
+                env=env,
+                client_id_path=Path(tmp) / "client_id",
+                poll_interval=_SANDBOX_POLL_INTERVAL,
+                max_polls=_SANDBOX_MAX_POLLS,
+                **_journal_setting(args, sandbox=True),
+            )
+            async with client:
+                yield client, Runtime(time_scale=sb.options.time_scale, sandbox_url=sb.url)
