@@ -24,6 +24,7 @@ from nemovideo.transport.http import HTTPTransport
 
 if TYPE_CHECKING:
     from nemovideo.batch import AnimateItem, Batch, BatchResult
+    from nemovideo.conversation import Turn
     from nemovideo.journal import Journal
     from nemovideo.results import Video
 
@@ -154,6 +155,12 @@ class NemoClient:
         from nemovideo.batch import Batch
 
         return Batch(self, items, concurrency=concurrency, **options)
+
+    async def converse(self, session_id: str, text: str, **kw: Any) -> Turn:
+        """Answer a person's words: see :func:`nemovideo.conversation.converse`."""
+        from nemovideo.conversation import converse
+
+        return await converse(self, session_id, text, **kw)
 
     async def resume(
         self, journal: Journal | None = None, *, output_dir: str | None = None

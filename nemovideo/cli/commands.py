@@ -8,6 +8,8 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from nemovideo.batch import AnimateItem, BatchResult
 from nemovideo.cli.exitcodes import ExitCode, exit_code_for
 from nemovideo.cli.output import Console, describe_video, video_record
@@ -51,7 +53,7 @@ async def animate(args: argparse.Namespace, console: Console) -> int:
     _check_image(image)
     output = Path(args.output) if args.output else Path.cwd()
     display = _display(args, console)
-    async with open_client(args, console) as (client, _), display.ticking():
+    async with open_client(args, console) as (client, runtime), display.ticking():
         video = await client.animate(
             image,
             args.prompt,
@@ -60,6 +62,9 @@ async def animate(args: argparse.Namespace, console: Console) -> int:
             output=output,
             on_progress=display,
         )
+    if runtime.sandbox_url is not None:
+        # A sandbox claim link dies with the sandbox: showing it would only mislead.
+        video = attrs.evolve(video, claim_url=None)
     console.result(describe_video(video), video_record(video, image=image))
     return ExitCode.OK
 
@@ -89,7 +94,7 @@ async def batch(args: argparse.Namespace, console: Console) -> int:
     items = [AnimateItem(str(image), args.prompt) for image in images]
     console.notice(f"Animating {len(items)} image(s), {args.concurrency} at a time...")
     first_error: NemoError | None = None
-    async with open_client(args, console) as (client, _):
+    async with open_client(args, console) as (client, runtime):
         run = client.animate_many(
             items,
             concurrency=args.concurrency,
@@ -100,6 +105,8 @@ async def batch(args: argparse.Namespace, console: Console) -> int:
         finished = 0
         async for result in run:
             finished += 1
+            if runtime.sandbox_url is not None and result.video is not None:
+                result = attrs.evolve(result, video=attrs.evolve(result.video, claim_url=None))
             _report_item(console, result, f"[{finished}/{len(items)}]")
             if result.error is not None and first_error is None:
                 first_error = result.error

@@ -115,7 +115,9 @@ def describe_video(video: Video) -> str:
     lines = [f"Saved {where} ({', '.join(details)})"]
     if video.summary:
         lines.append(video.summary)
-    lines.append(f"Session {video.session_id} (keep editing: nemovideo chat --session ...)")
+    lines.append(
+        f"Session {video.session_id} (keep editing: nemovideo chat --session {video.session_id})"
+    )
     if video.credits_spent is not None:
         lines.append(f"Credits spent: {video.credits_spent}")
     if video.claim_url:
