@@ -72,14 +72,18 @@ async def nemo_sandbox(request: pytest.FixtureRequest) -> AsyncIterator[Sandbox]
 async def nemo_sandbox_factory() -> AsyncIterator[SandboxFactory]:
     """``await nemo_sandbox_factory(**options)`` starts a sandbox; all are closed after the test.
 
-    Options default to those of ``nemo_sandbox`` (fast, small renders, seed 0).
+    Options default to those of ``nemo_sandbox`` (fast, small renders, seed 0), unless a whole
+    ``options=SandboxOptions(...)`` is passed.
     """
     from nemovideo.sandbox import Sandbox
 
     started: list[Sandbox] = []
 
     async def factory(**options: Any) -> Sandbox:
-        sandbox = Sandbox(**{**SANDBOX_TEST_OPTIONS, **options})
+        # An explicit SandboxOptions object is taken as given; loose fields get the defaults.
+        if options.get("options") is None:
+            options = {**SANDBOX_TEST_OPTIONS, **options}
+        sandbox = Sandbox(**options)
         await sandbox.start()
         started.append(sandbox)
         return sandbox
