@@ -161,10 +161,9 @@ def structure_render_job(value: Any, *, job_id: str) -> RenderJob:
         )
     body: Mapping[str, Any] = value
     inner = value.get("data")
-    if "status" not in value and isinstance(inner, Mapping):
+    inner = inner if isinstance(inner, Mapping) else {}
+    if "status" not in value and inner:
         body = inner
-    output = body.get("output")
-    output = output if isinstance(output, Mapping) else {}
     raw_status = body.get("status")
     try:
         status = RenderStatus(raw_status) if raw_status is not None else RenderStatus.PENDING
@@ -172,18 +171,33 @@ def structure_render_job(value: Any, *, job_id: str) -> RenderJob:
         raise InvalidResponseError(
             f"The render job has an unknown status {str(raw_status)[:40]!r}."
         ) from None
-    url = output.get("url") or body.get("outputUrl") or output.get("outputUrl")
-    error = body.get("error") or body.get("message") or body.get("errorMessage")
+    # The URL, duration and size may sit in `output` or flat, at the top level or under `data`.
+    places = [p for p in (body, value, inner) if p]
+    outputs = [o for o in (p.get("output") for p in places) if isinstance(o, Mapping)]
+    url = _find(outputs, "url", "outputUrl") or _find(places, "outputUrl", "output_url", "url")
+    if url is None and isinstance(body.get("output"), str):
+        url = body["output"]
+    error = _find(places, "error", "message", "errorMessage", "msg")
     return RenderJob(
         id=_opt_str(body.get("id")) or job_id,
         status=status,
         progress=_clamp_progress(body.get("progress"), status),
         url=url if isinstance(url, str) and url else None,
-        duration=_opt_float(output.get("duration", body.get("duration"))),
-        size=_opt_int(output.get("size", body.get("size"))),
-        task_id=_opt_str(body.get("taskId", value.get("taskId"))),
+        duration=_opt_float(_find(outputs, "duration") or _find(places, "duration")),
+        size=_opt_int(_find(outputs, "size") or _find(places, "size")),
+        task_id=_opt_str(_find(places, "taskId", "task_id")),
         error=str(error)[:300] if error and status is RenderStatus.FAILED else None,
     )
+
+
+def _find(places: list[Mapping[str, Any]], *keys: str) -> Any:
+    """The first present, non-empty value of any of ``keys`` in the first place that has one."""
+    for place in places:
+        for key in keys:
+            value = place.get(key)
+            if value is not None and value != "":
+                return value
+    return None
 
 
 def _opt_str(value: Any) -> str | None:
@@ -208,6 +222,8 @@ def _opt_int(value: Any) -> int | None:
 
 
 def _clamp_progress(value: Any, status: RenderStatus) -> float:
+    if isinstance(value, str):
+        value = value.strip().rstrip("%")
     progress = _opt_float(value)
     if progress is None or progress != progress:
         return 100.0 if status is RenderStatus.COMPLETED else 0.0

@@ -184,7 +184,8 @@ def sniff(head: bytes) -> FileType | None:
         return FILE_TYPES.get(_RIFF_FORMS.get(head[8:12], ""))
     if len(head) >= 12 and head[4:8] == b"ftyp":
         return _bmff_type(head)
-    if len(head) >= 8 and head[4:8] in _QT_FIRST_BOXES:
+    if len(head) >= 8 and head[4:8] in _QT_FIRST_BOXES and head[0] < 0x20:
+        # A box size starts with a small byte (< 512 MB); text such as "The wide shot" does not.
         return FILE_TYPES["mov"]
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return FILE_TYPES["webm"] if b"webm" in head else FILE_TYPES["mkv"]
@@ -219,6 +220,16 @@ def _accepted_list() -> str:
     return ", ".join(ACCEPTED_EXTENSIONS)
 
 
+def _looks_like_text(sample: bytes) -> bool:
+    try:
+        text = sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(sample) - 3:  # not just a character cut off at the end
+            return False
+        text = sample[: exc.start].decode("utf-8")
+    return bool(text) and all(ch.isprintable() or ch in "\t\r\n" for ch in text)
+
+
 def _describe(head: bytes) -> str:
     if not head:
         return "it is empty"
@@ -229,7 +240,7 @@ def _describe(head: bytes) -> str:
         return "it is a PDF document"
     if sample.startswith(b"PK\x03\x04"):
         return "it is a ZIP archive"
-    if all(32 <= b < 127 or b in b"\t\r\n" for b in sample):
+    if _looks_like_text(sample):
         return "it looks like text"
     return "its first bytes match none of them"
 
