@@ -54,6 +54,7 @@ __all__ = [
 ]
 
 
+_raw_decode = json.JSONDecoder().raw_decode
 _HEARTBEAT = HeartbeatEvent()
 _TURN_COMPLETE = TurnCompleteEvent()
 _HEARTBEAT_TYPES = frozenset({"heartbeat", "ping", "keepalive", "keep-alive", "keep_alive"})
@@ -169,20 +170,25 @@ def _parse_parts(obj: dict[str, Any], parts: list[Any], out: list[ChatEvent]) ->
 def _parse_adk(obj: dict[str, Any], raw: str) -> list[ChatEvent]:
     out: list[ChatEvent] = []
     content = obj.get("content")
-    parts = content.get("parts") if isinstance(content, dict) else None
-    if isinstance(parts, list) and parts:
-        _parse_parts(obj, parts, out)
-    error_message = _first(obj, "errorMessage", "error_message")
-    error_code = _first(obj, "errorCode", "error_code")
+    if type(content) is dict:
+        parts = content.get("parts")
+        if type(parts) is list and parts:
+            _parse_parts(obj, parts, out)
+    error_message = obj.get("errorMessage")
+    error_code = obj.get("errorCode")
+    if error_message is None and error_code is None:
+        error_message = obj.get("error_message")
+        error_code = obj.get("error_code")
     if error_message is not None or error_code is not None:
         code = _opt_str(error_code)
         message = error_message if isinstance(error_message, str) and error_message else None
         out.append(ErrorEvent(message or code or "The agent reported an error.", code))
     if not out:
         actions = obj.get("actions")
-        delta = actions.get("stateDelta") or actions.get("state_delta") if actions else None
-        if isinstance(actions, dict) and isinstance(delta, dict) and delta:
-            out.append(StateDeltaEvent(delta))
+        if isinstance(actions, dict):
+            delta = actions.get("stateDelta") or actions.get("state_delta")
+            if isinstance(delta, dict) and delta:
+                out.append(StateDeltaEvent(delta))
     if obj.get("turnComplete") is True or obj.get("turn_complete") is True:
         out.append(_TURN_COMPLETE)
     if not out:
@@ -207,10 +213,18 @@ def parse_event_data(data: str) -> list[ChatEvent]:
     if not data or data.isspace():
         return []
     try:
-        obj = json.loads(data)
-    except (ValueError, RecursionError):
+        # raw_decode skips json.loads' argument checks and its second regex pass.
+        obj, end = _raw_decode(data)
+        if end != len(data) and not data[end:].isspace():
+            return [UnknownEvent(data)]
+    except ValueError:
+        try:  # leading whitespace, which raw_decode refuses
+            obj = json.loads(data)
+        except (ValueError, RecursionError):
+            return [UnknownEvent(data)]
+    except RecursionError:
         return [UnknownEvent(data)]
-    if not isinstance(obj, dict):
+    if type(obj) is not dict:
         return [UnknownEvent(data)]
     error = obj.get("error")
     if isinstance(error, str):

@@ -230,6 +230,22 @@ def _translate_line(line: str, actions: list[Intent]) -> str | None:
     return prefix + "".join(kept)
 
 
+def _orphan_heading(
+    index: int, line: str, originals: list[str], translated: list[str | None]
+) -> bool:
+    """Whether a heading such as "Next steps:" lost every line it introduced."""
+    if not line.rstrip().endswith((":", "：")):
+        return False
+    following = 0
+    for original, kept in zip(originals[index + 1 :], translated[index + 1 :], strict=True):
+        if not original.strip():
+            break
+        if kept is not None:
+            return False
+        following += 1
+    return following > 0
+
+
 def translate_gui_talk(text: str) -> GuiTranslation:
     """Strip GUI directions from an agent's reply, keeping its content, and list the actions.
 
@@ -249,10 +265,12 @@ def translate_gui_talk(text: str) -> GuiTranslation:
         ()
     """
     actions: list[Intent] = []
-    lines: list[str] = []
-    for line in text.split("\n"):
-        translated = _translate_line(line.rstrip("\r"), actions)
-        if translated is not None:
-            lines.append(translated)
+    originals = [line.rstrip("\r") for line in text.split("\n")]
+    translated = [_translate_line(line, actions) for line in originals]
+    lines = [
+        line
+        for index, line in enumerate(translated)
+        if line is not None and not _orphan_heading(index, line, originals, translated)
+    ]
     joined = re.sub(r"\n\s*\n(?:\s*\n)+", "\n\n", "\n".join(lines)).strip()
     return GuiTranslation(joined, tuple(dict.fromkeys(actions)))

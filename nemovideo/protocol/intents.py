@@ -50,7 +50,8 @@ _EN_EDIT = re.compile(
 # Words that name video content: "export with subtitles" is an edit followed by an export.
 _EN_CONTENT = re.compile(
     r"\b(?:music|bgm|songs?|soundtrack|titles?|subtitles?|captions?|transitions?|effects?|"
-    r"filters?|voice-?over|narration|(?:end|closing|opening|rolling)\s+credits)\b"
+    r"filters?|voice-?over|narration|(?:end|closing|opening|rolling)\s+credits|"
+    r"roll(?:s|ing)?\s+(?:the\s+)?credits|credits?\s+(?:at|to)\s+the\s+(?:end|start|beginning))\b"
 )
 # Negations and "why" questions are talk about a command, not the command.
 _EN_NOT_COMMAND = re.compile(r"\b(?:don'?t|do not|not|never|no|stop|cancel|why)\b")
