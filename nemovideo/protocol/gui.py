@@ -45,7 +45,10 @@ class GuiTranslation:
     actions: tuple[Intent, ...] = ()
 
 
-_QUOTED = re.compile(r"\"[^\"\n]*\"|“[^”\n]*”|「[^」\n]*」|『[^』\n]*』|《[^》\n]*》")
+# Bounded so that an unclosed quote cannot make the scan quadratic.
+_QUOTED = re.compile(
+    r"\"[^\"\n]{0,200}\"|“[^”\n]{0,200}”|「[^」\n]{0,200}」|『[^』\n]{0,200}』|《[^》\n]{0,200}》"
+)
 # A sentence ends at . ! ? followed by a space (so "0.35" and "9:16" stay whole), or at 。！？
 _SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s|$)|[。！？]+[”’」』）)]*")
 _CLAUSE_SEP = re.compile(
@@ -77,12 +80,13 @@ _EN_VERB_DIRECTIVES: tuple[tuple[re.Pattern[str], Intent | None], ...] = (
     ),
     (
         re.compile(
-            _LEAD + r"(?:view|see|check|find|look at|watch)\b.*\b(?:in|on) the (?:timeline|player)",
+            _LEAD
+            + r"(?:view|see|check|find|look at|watch)\b.{0,80}?\b(?:in|on) the (?:timeline|player)",
             re.IGNORECASE,
         ),
         Intent.STATE,
     ),
-    (re.compile(_LEAD + r"use the\b.*\b(?:button|slider|panel|menu|toolbar)\b", re.I), None),
+    (re.compile(_LEAD + r"use the\b.{0,60}?\b(?:button|slider|panel|menu|toolbar)\b", re.I), None),
 )
 _EN_GUI_NOUNS = re.compile(
     r"\b(?:button|toolbar|sidebar|drop-?down|checkbox|slider|export (?:panel|dialog|menu)|"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -192,3 +194,14 @@ def test_any_text_translates_without_error(text: str) -> None:
     assert isinstance(result.text, str)
     assert all(isinstance(a, Intent) for a in result.actions)
     assert len(result.text) <= len(text) + 2  # at most a terminator is added
+
+
+@pytest.mark.parametrize(
+    "reply",
+    ["you see " * 3000, "use the " * 3000, "“" * 10000, '"a' * 10000, "点击" * 10000],
+    ids=["see", "use", "open-quote", "quotes", "zh"],
+)
+def test_pathological_replies_stay_linear(reply: str) -> None:
+    started = time.perf_counter()
+    translate_gui_talk(reply)
+    assert time.perf_counter() - started < 2.0
