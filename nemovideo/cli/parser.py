@@ -67,6 +67,14 @@ def _add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
         "--api-url", default=default(None), metavar="URL", help="API address (env NEMO_API_URL)"
     )
     group.add_argument(
+        "--poll-interval",
+        type=_positive_float,
+        default=default(None),
+        metavar="SECONDS",
+        help="seconds between two status polls (default 30, as documented; the total wait "
+        "stays the same)",
+    )
+    group.add_argument(
         "--token",
         default=default(None),
         metavar="TOKEN",

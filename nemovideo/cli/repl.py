@@ -87,13 +87,16 @@ class _LineReader:
 
 
 @contextlib.asynccontextmanager
-async def _still_working(console: Console, every: float) -> AsyncIterator[None]:
+async def _still_working(
+    console: Console, every: float, time_scale: float = 1.0
+) -> AsyncIterator[None]:
     started = time.monotonic()
 
     async def tell() -> None:
         while True:
             await asyncio.sleep(every)
-            elapsed = format_elapsed(time.monotonic() - started)
+            # In service time, so that a time-scaled sandbox reads like the real service.
+            elapsed = format_elapsed((time.monotonic() - started) / time_scale)
             console.notice(f"still working... ({elapsed} so far)")
 
     task = asyncio.ensure_future(tell())
@@ -161,7 +164,10 @@ async def chat(args: argparse.Namespace, console: Console, stdin: TextIO | None 
                 break
             words, files = split_files(text)
             try:
-                async with _still_working(console, every), display.ticking():
+                async with (
+                    _still_working(console, every, runtime.time_scale),
+                    display.ticking(),
+                ):
                     turn = await converse(
                         client,
                         session_id,
@@ -176,4 +182,5 @@ async def chat(args: argparse.Namespace, console: Console, stdin: TextIO | None 
                 console.error(f"error: {exc.message}")
                 continue
             console.result(turn.text, turn_record(turn))
+            console.say("")  # a blank line between turns
     return ExitCode.OK

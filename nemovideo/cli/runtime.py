@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import tempfile
 from collections.abc import AsyncIterator
@@ -21,9 +22,10 @@ __all__ = ["SANDBOX_TIME_SCALE", "Runtime", "open_client", "sandbox_class", "san
 #: Real seconds per simulated second for ``--sandbox``: a whole animation (about 400 simulated
 #: seconds of generation and export) takes a few seconds.
 SANDBOX_TIME_SCALE = 0.01
-#: Polling for ``--sandbox``: the documented 30 s would dwarf the whole time-scaled flow.
-_SANDBOX_POLL_INTERVAL = 0.2
-_SANDBOX_MAX_POLLS = 600
+#: The documented polling: every 30 s, 10 times.
+_DOCUMENTED_POLL = 30.0
+_DOCUMENTED_WAIT = 300.0
+_MIN_POLL_INTERVAL = 0.01
 _INSTALL_HINT = 'The sandbox needs the "sandbox" extra: pip install "nemovideo[sandbox]"'
 
 
@@ -71,13 +73,25 @@ def sandbox_option(text: str) -> tuple[str, Any]:
     return key, value
 
 
-def _journal_setting(args: argparse.Namespace, *, sandbox: bool) -> dict[str, Any]:
+def _settings(args: argparse.Namespace, *, sandbox_scale: float | None) -> dict[str, Any]:
+    sandbox = sandbox_scale is not None
+    settings: dict[str, Any] = {}
     journal = getattr(args, "journal", None)
     if journal is not None:
-        return {"journal_path": Path(journal)}
-    # Sandbox sessions vanish with the process: resuming them later against the real service
-    # could only fail, so a sandbox run keeps no journal unless one is asked for.
-    return {"journal_path": None} if sandbox else {}
+        settings["journal_path"] = Path(journal)
+    elif sandbox:
+        # Sandbox sessions vanish with the process: resuming them later against the real
+        # service could only fail, so a sandbox run keeps no journal unless asked to.
+        settings["journal_path"] = None
+    interval = getattr(args, "poll_interval", None)
+    if interval is None and sandbox_scale is not None:
+        # The documented 30 s in the sandbox's time, so waits keep their documented shape.
+        interval = max(_MIN_POLL_INTERVAL, _DOCUMENTED_POLL * sandbox_scale)
+    if interval is not None:
+        # Polling more often must not shorten the documented total wait (10 polls of 30 s).
+        settings["poll_interval"] = interval
+        settings["max_polls"] = max(10, math.ceil(_DOCUMENTED_WAIT / interval))
+    return settings
 
 
 @contextlib.asynccontextmanager
@@ -96,7 +110,7 @@ async def open_client(
     console.add_secret(os.environ.get("NEMO_TOKEN"))
     if not getattr(args, "sandbox", False):
         client = NemoClient(
-            base_url=args.api_url, token=token, **_journal_setting(args, sandbox=False)
+            base_url=args.api_url, token=token, **_settings(args, sandbox_scale=None)
         )
         async with client:
             yield client, Runtime()
@@ -120,9 +134,7 @@ async def open_client(
                 base_url=sb.url,
                 env=env,
                 client_id_path=Path(tmp) / "client_id",
-                poll_interval=_SANDBOX_POLL_INTERVAL,
-                max_polls=_SANDBOX_MAX_POLLS,
-                **_journal_setting(args, sandbox=True),
+                **_settings(args, sandbox_scale=sb.options.time_scale),
             )
             async with client:
                 yield client, Runtime(time_scale=sb.options.time_scale, sandbox_url=sb.url)

@@ -164,9 +164,7 @@ async def test_broken_stream_is_recovered_from_the_state_without_resending(
     assert nemo_sandbox.duplicate_deliveries() == []
 
 
-async def test_broken_stream_with_no_change_raises(
-    nemo_sandbox: Any, client: NemoClient
-) -> None:
+async def test_broken_stream_with_no_change_raises(nemo_sandbox: Any, client: NemoClient) -> None:
     sid = await _session(client)
     nemo_sandbox.faults.add(FaultRule(route="run_sse", kind="drop_mid_stream", after_events=0))
     with pytest.raises(StreamDisconnectedError):

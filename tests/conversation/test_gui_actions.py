@@ -119,7 +119,11 @@ async def test_silent_reply_with_several_changes_lists_them() -> None:
         {
             "t": [
                 {"tt": 0, "m": {"name": "Video"}, "sg": [{"st": 0, "d": 8000}]},
-                {"tt": 7, "m": {"name": "Title"}, "sg": [{"st": 0, "d": 3000, "m": {"text": "Hi"}}]},
+                {
+                    "tt": 7,
+                    "m": {"name": "Title"},
+                    "sg": [{"st": 0, "d": 3000, "m": {"text": "Hi"}}],
+                },
             ]
         }
     )
