@@ -1,0 +1,1 @@
+"""Tests of the pure protocol layer: plain values, no I/O."""
