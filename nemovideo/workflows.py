@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from nemovideo.journal import Journal
 from nemovideo.protocol.draft import Draft
 from nemovideo.protocol.errors import (
+    APIConnectionError,
     APITimeoutError,
     ConfigurationError,
     NemoError,
+    ServerError,
     StreamDisconnectedError,
 )
 from nemovideo.protocol.models import RenderJob, Session, SessionState
@@ -163,10 +165,12 @@ async def _generate(
 
     try:
         reply = await client.chat.send(session_id, text, on_event=on_event)
-    except StreamDisconnectedError as exc:
-        if exc.delivered is False:
+    except (StreamDisconnectedError, ServerError, APIConnectionError) as exc:
+        # The message may have reached the agent: never send it again, watch the state instead
+        # (the documented recovery). Only a message proven undelivered is an error here.
+        if getattr(exc, "delivered", None) is False or getattr(exc, "request_sent", None) is False:
             raise
-        logger.warning("chat stream broke (delivered=%s); polling the state instead", exc.delivered)
+        logger.warning("chat failed after sending (%s); polling the state", type(exc).__name__)
         return await wait_for_draft(client, session_id, before=before)
     state = await client.state.get(session_id)
     if state.draft.is_exportable:
@@ -324,7 +328,17 @@ class _Steps:
             def progress(sent: int, total: int) -> None:
                 _emit(handler, Stage.UPLOADING, sent, total, "Uploading")
 
-            await self.client.upload.files(sid, image, on_progress=progress)
+            try:
+                await self.client.upload.files(sid, image, on_progress=progress)
+            except (ServerError, APIConnectionError) as exc:
+                # Whether the upload landed is unknown: the state says. If it did not, sending
+                # it again creates nothing twice.
+                state = await self.client.state.get(sid)
+                if state.video_infos:
+                    logger.info("the upload landed despite %s", type(exc).__name__)
+                else:
+                    logger.warning("upload failed (%s); sending it once more", type(exc).__name__)
+                    await self.client.upload.files(sid, image, on_progress=progress)
         await _journal(self.journal, self.flow, "uploaded")
 
 

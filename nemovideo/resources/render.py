@@ -253,25 +253,32 @@ class RenderResource:
             "connect_timeout": cfg.timeouts.connect,
             "on_progress": on_progress,
         }
+        sources: list[tuple[URL, bool]] = []
         if job.url:
             url = cfg.base_url.join(URL(job.url))
-            same_origin = url.origin() == cfg.base_url.origin()
-            headers = await transport.auth_headers() if same_origin else {}
-            try:
-                await download_to_path(transport.session(), url, path, headers=headers, **common)
-                return path
-            except NemoError as exc:
-                if isinstance(exc, (ConfigurationError, APITimeoutError)):
-                    raise
-                logger.warning(
-                    "download from the output URL failed (%s); trying the fallback",
-                    type(exc).__name__,
-                )
+            sources.append((url, url.origin() == cfg.base_url.origin()))
         fallback = transport.url(session_path("/api/render/proxy/{}/download", job.id))
-        await download_to_path(
-            transport.session(), fallback, path, headers=await transport.auth_headers(), **common
-        )
-        return path
+        sources.append((fallback, True))
+        policy = cfg.retry
+        last: NemoError | None = None
+        # A download is idempotent: each round tries the output URL, then the fallback route.
+        for round_ in range(1 + policy.max_retries):
+            for url, ours in sources:
+                headers = await transport.auth_headers() if ours else {}
+                try:
+                    await download_to_path(
+                        transport.session(), url, path, headers=headers, **common
+                    )
+                    return path
+                except ConfigurationError:
+                    raise
+                except NemoError as exc:
+                    last = exc
+                    logger.warning("download from %s failed (%s)", url.host, type(exc).__name__)
+            if round_ < policy.max_retries:
+                await policy.sleep(min(policy.backoff_max, policy.backoff_initial * 2**round_))
+        assert last is not None
+        raise last
 
     async def cancel(self, job_id: str) -> bool:
         """Ask the server to cancel a job, best effort; True when it accepted.

@@ -1,16 +1,17 @@
 """Retry policy: one table, keyed by error class and request kind, run by tenacity.
 
-| error                         | READ (GET)        | WRITE / WORK                       |
-|-------------------------------|-------------------|------------------------------------|
-| 429 RateLimitedError          | once, Retry-After | once, Retry-After (server refused) |
-| 1001 AuthenticationError      | once, new token   | once, new token (server refused)   |
-| 400 MissingClientIdError      | once              | once (server refused)              |
-| 5xx ServerError               | 2x, backoff       | never: the work may have started   |
-| connection / timeout          | 2x, backoff       | only if the request was never sent |
+| error                    | READ (GET)      | WRITE (session)  | WORK (chat, upload, render) |
+|--------------------------|-----------------|------------------|-----------------------------|
+| 429 RateLimitedError     | 1x, Retry-After | 1x, Retry-After  | 1x, Retry-After (refused)   |
+| 1001 AuthenticationError | 1x, new token   | 1x, new token    | 1x, new token (refused)     |
+| 400 MissingClientIdError | token only, 1x  | token only, 1x   | never                       |
+| 5xx ServerError          | 2x, backoff     | 2x, backoff      | never: work may have begun  |
+| connection / timeout     | 2x, backoff     | 2x, backoff      | only if never sent          |
 
-WORK requests (chat, uploads, render start) create work that costs credits: after the request
-may have reached the server they are never repeated. Refusals (429, 1001, 400) arrive before
-anything ran, so repeating them is safe.
+WORK requests create work (chat messages cost credits; uploads and renders add to the session):
+once the request may have reached the server they are never repeated. WRITE requests are not
+idempotent either, but a duplicate is harmless and free (an unused session or claim token), so
+they are retried like reads. Refusals (429, 1001, 400) arrive before anything ran.
 """
 
 from __future__ import annotations
@@ -148,9 +149,10 @@ class _Decide(retry_base):
             self.on_missing_client_id()
             return True
         if isinstance(exc, ServerError):
-            return self.kind is RequestKind.READ and self._allow("transient", policy.max_retries)
+            safe = self.kind is not RequestKind.WORK
+            return safe and self._allow("transient", policy.max_retries)
         if isinstance(exc, APIConnectionError):
-            safe = self.kind is RequestKind.READ or exc.request_sent is False
+            safe = self.kind is not RequestKind.WORK or exc.request_sent is False
             return safe and self._allow("transient", policy.max_retries)
         return False
 
