@@ -126,7 +126,8 @@ def test_several_segments_summary() -> None:
 
 
 def test_empty_drafts() -> None:
-    for wire in (None, {}, {"t": []}, {"t": None}, {"t": "junk"}):
+    wires: list[dict[str, Any] | None] = [None, {}, {"t": []}, {"t": None}, {"t": "junk"}]
+    for wire in wires:
         draft = Draft.from_wire(wire)
         assert draft.summary() == "Timeline (0 tracks): empty"
         assert not draft.is_exportable

@@ -23,8 +23,14 @@ from nemovideo.protocol.errors import (
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def answer(obj: object, status: int = 200, *, enveloped: bool = True, **headers: str) -> Any:
-    return decode_answer(status, headers, json.dumps(obj).encode(), enveloped=enveloped)
+def answer(
+    obj: object,
+    status: int = 200,
+    *,
+    enveloped: bool = True,
+    headers: dict[str, str] | None = None,
+) -> Any:
+    return decode_answer(status, headers or {}, json.dumps(obj).encode(), enveloped=enveloped)
 
 
 @pytest.mark.parametrize("code", [0, "0", None, False, 0.0, " 0 "])
@@ -44,7 +50,7 @@ def test_missing_envelope_is_taken_as_data() -> None:
 )
 def test_non_zero_code_on_http_200_raises(code: object, cls: type[NemoError]) -> None:
     with pytest.raises(cls) as info:
-        answer({"code": code, "message": "nope", "data": None}, **{"X-Request-Id": "rq"})
+        answer({"code": code, "message": "nope", "data": None}, headers={"X-Request-Id": "rq"})
     assert info.value.http_status == 200
     assert info.value.request_id == "rq"
     assert "nope" in info.value.message

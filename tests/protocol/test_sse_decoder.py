@@ -2,80 +2,21 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from nemovideo.protocol.errors import ConfigurationError, InvalidResponseError
 from nemovideo.protocol.sse import ServerSentEvent, SSEDecoder, SSEError
 from nemovideo.sse import ServerSentEvent as PublicEvent
 from nemovideo.sse import SSEDecoder as PublicDecoder
-
-FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-Triple = tuple[str, str, str, "int | None"]
-
-
-class GeneralPathDecoder(SSEDecoder):
-    """The decoder with its bulk fast path turned off: every line takes the general path."""
-
-    __slots__ = ()
-
-    def _process_simple(self, buf: bytes, events: list[ServerSentEvent]) -> bytes:
-        return buf
-
-
-def decode(
-    *chunks: bytes, max_event_bytes: int | None = None, cls: type[SSEDecoder] = SSEDecoder
-) -> list[ServerSentEvent]:
-    decoder = cls() if max_event_bytes is None else cls(max_event_bytes)
-    events: list[ServerSentEvent] = []
-    for chunk in chunks:
-        events += decoder.feed(chunk)
-    decoder.close()
-    return events
-
-
-def datas(*chunks: bytes) -> list[str]:
-    return [e.data for e in decode(*chunks)]
-
-
-def reference(stream: bytes) -> list[ServerSentEvent]:
-    """A literal transcription of the standard's algorithm, one decoded line at a time."""
-    text = stream.decode("utf-8", "replace")
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    lines = re.split(r"\r\n|\r|\n", text)
-    lines.pop()  # an unterminated last line never counts
-    events: list[ServerSentEvent] = []
-    data, event_type, id_buffer, retry = "", "", "", None
-    for line in lines:
-        if line == "":
-            if data == "":
-                event_type, retry = "", None
-                continue
-            data = data.removesuffix("\n")
-            events.append(ServerSentEvent(event_type or "message", data, id_buffer, retry))
-            data, event_type, retry = "", "", None
-            continue
-        if line.startswith(":"):
-            continue
-        field, colon, value = line.partition(":")
-        if colon and value.startswith(" "):
-            value = value[1:]
-        if field == "event":
-            event_type = value
-        elif field == "data":
-            data += value + "\n"
-        elif field == "id":
-            if "\0" not in value:
-                id_buffer = value
-        elif field == "retry" and value and all(c in "0123456789" for c in value):
-            retry = int(value)
-    return events
-
+from tests.protocol.sse_reference import (
+    ADK_LINES,
+    ADK_STREAM,
+    VARIANT_STREAM,
+    datas,
+    decode,
+    key,
+    reference,
+)
 
 # -- line ends, BOM, fields ------------------------------------------------------------------
 
@@ -230,34 +171,6 @@ def test_public_reexport() -> None:
 
 # -- the realistic ADK stream ------------------------------------------------------------------
 
-ADK_LINES = [
-    '{"content":{"parts":[{"text":"Animating your image"}],"role":"model"},"partial":true,'
-    '"invocationId":"e-1","author":"nemo_agent"}',
-    '{"content":{"parts":[{"text":" into a clip."}],"role":"model"},"partial":true,'
-    '"invocationId":"e-1","author":"nemo_agent"}',
-    '{"content":{"parts":[{"text":"Animating your image into a clip."}],"role":"model"},'
-    '"invocationId":"e-1","author":"nemo_agent"}',
-    '{"content":{"parts":[{"functionCall":{"id":"fc-1","args":{"duration_s":5},'
-    '"name":"generate_video"}}],"role":"model"},"invocationId":"e-1","author":"nemo_agent"}',
-    '{"content":{"parts":[{"functionResponse":{"id":"fc-1","name":"generate_video",'
-    '"response":{"status":"ok"}}}],"role":"user"},"invocationId":"e-1","author":"nemo_agent"}',
-    '{"error": "RuntimeError: <message>", "error_details": {"error_type": "RuntimeError", '
-    '"error_message": "<message>", "timestamp": 1795480055.3}}',
-]
-ADK_STREAM = "".join(f"data: {line}\n\n" for line in ADK_LINES).encode()
-# The same events with comments, ids, an event type, a retry, CRLF and a BOM.
-VARIANT_STREAM = (
-    "\ufeff: keep-alive\r\n\r\n"
-    + "".join(
-        f"id: ev-{i}\r\n: progress\r\ndata: {line}\r\n\r\n" for i, line in enumerate(ADK_LINES)
-    )
-    + "event: done\r\nretry: 3000\r\ndata:\r\n\r\n: trailing\r\n"
-).encode()
-
-
-def _key(events: list[ServerSentEvent]) -> list[tuple[str, str, str, int | None]]:
-    return [(e.event, e.data, e.id, e.retry) for e in events]
-
 
 def test_adk_sample_whole() -> None:
     events = decode(ADK_STREAM)
@@ -267,13 +180,13 @@ def test_adk_sample_whole() -> None:
 
 @pytest.mark.parametrize("stream", [ADK_STREAM, VARIANT_STREAM], ids=["adk", "variant"])
 def test_sample_split_at_every_byte_and_fed_byte_by_byte(stream: bytes) -> None:
-    whole = _key(decode(stream))
+    whole = key(decode(stream))
     assert len(whole) >= len(ADK_LINES)
-    assert whole == _key(reference(stream))
+    assert whole == key(reference(stream))
     for cut in range(len(stream) + 1):
-        assert _key(decode(stream[:cut], stream[cut:])) == whole, cut
+        assert key(decode(stream[:cut], stream[cut:])) == whole, cut
     singles = [stream[i : i + 1] for i in range(len(stream))]
-    assert _key(decode(*singles)) == whole
+    assert key(decode(*singles)) == whole
 
 
 def test_variant_stream_values() -> None:
@@ -313,103 +226,3 @@ def test_events_under_the_cap_pass_and_the_cap_is_per_event() -> None:
 def test_bad_cap_is_a_configuration_error(bad: object) -> None:
     with pytest.raises(ConfigurationError):
         SSEDecoder(bad)  # type: ignore[arg-type]
-
-
-# -- property tests: the fast path, any split, arbitrary bytes --------------------------------
-
-_LINES = st.one_of(
-    st.sampled_from(
-        [
-            "",
-            "data",
-            "data:",
-            "data: ",
-            "data: x",
-            "data:  two",
-            "data:y",
-            "event: tool",
-            "event:",
-            "id: 1",
-            "id:",
-            "id",
-            "id: a\0b",
-            "retry: 250",
-            "retry: x1",
-            ": comment",
-            ":",
-            "foo: bar",
-            "\ufeffdata: bom",
-            'data: {"a": "导出"}',
-        ]
-    ),
-    st.text(max_size=12).map(lambda t: "data: " + t),
-    st.text(max_size=12),
-)
-_EOL = st.sampled_from(["\n", "\r", "\r\n"])
-
-
-@st.composite
-def streams(draw: st.DrawFn) -> bytes:
-    lines = draw(st.lists(st.tuples(_LINES, _EOL), max_size=25))
-    text = "".join(line + eol for line, eol in lines)
-    if draw(st.booleans()):
-        text += draw(_LINES)  # an unterminated tail
-    bom = "\ufeff" if draw(st.booleans()) else ""
-    return (bom + text).encode("utf-8", "surrogatepass")
-
-
-def _split(data: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({c % (len(data) + 1) for c in cuts})
-    pieces, start = [], 0
-    for point in points:
-        pieces.append(data[start:point])
-        start = point
-    pieces.append(data[start:])
-    return pieces
-
-
-@FAST
-@given(streams(), st.lists(st.integers(min_value=0, max_value=10_000), max_size=8))
-def test_any_split_matches_the_standard(stream: bytes, cuts: list[int]) -> None:
-    expected = _key(reference(stream))
-    assert _key(decode(stream)) == expected
-    assert _key(decode(*_split(stream, cuts))) == expected
-    assert _key(decode(*_split(stream, cuts), cls=GeneralPathDecoder)) == expected
-
-
-@FAST
-@given(
-    st.lists(
-        st.text(max_size=30).map(lambda t: t.replace("\r", "").replace("\n", "")), max_size=30
-    ),
-    st.lists(st.integers(min_value=0, max_value=10_000), max_size=6),
-)
-def test_fast_path_agrees_with_the_general_path(payloads: list[str], cuts: list[int]) -> None:
-    stream = "".join(f"data: {p}\n\n" for p in payloads).encode("utf-8", "surrogatepass")
-    pieces = _split(stream, cuts)
-    fast = _key(decode(*pieces))
-    assert fast == _key(decode(*pieces, cls=GeneralPathDecoder))
-    assert fast == _key(reference(stream))
-    assert [e.data for e in decode(stream)] == [
-        p.encode("utf-8", "surrogatepass").decode("utf-8", "replace") for p in payloads
-    ]
-
-
-def test_fast_path_disabled_gives_the_same_events() -> None:
-    for stream in (ADK_STREAM * 3, VARIANT_STREAM):
-        assert _key(decode(stream, cls=GeneralPathDecoder)) == _key(decode(stream))
-
-
-@FAST
-@given(st.binary(max_size=300), st.lists(st.integers(min_value=0, max_value=400), max_size=5))
-def test_arbitrary_bytes_never_raise_anything_but_sse_error(data: bytes, cuts: list[int]) -> None:
-    decoder = SSEDecoder(max_event_bytes=64)
-    try:
-        for piece in _split(data, cuts):
-            for event in decoder.feed(piece):
-                assert isinstance(event.data, str)
-    except SSEError:
-        return
-    decoder.close()
-    if len(data) < 60:
-        assert _key(decode(data)) == _key(reference(data))
