@@ -37,10 +37,11 @@ Exit codes:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from nemovideo.cli.exitcodes import ExitCode, exit_code_for
 from nemovideo.cli.output import Console
@@ -63,17 +64,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, or a usage error already printed
         return exc.code if isinstance(exc.code, int) else ExitCode.USAGE
     console = Console(sys.stdout, sys.stderr, json_mode=args.json, quiet=args.quiet)
-    if args.debug:
-        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+    with _debug_logging(console, enabled=args.debug):
+        try:
+            return _run(args, console)
+        except KeyboardInterrupt:
+            console.error("Interrupted. Unfinished work is in the journal: nemovideo resume")
+            return ExitCode.INTERRUPTED
+        except Exception as exc:
+            return _fail(console, exc, debug=args.debug)
+
+
+class _ConsoleLogHandler(logging.Handler):
+    """Log records on stderr, through the console, so that secrets are redacted there too."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(logging.DEBUG)
+        self.console = console
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.console.error(self.format(record))
+        except Exception:  # logging must never break the command
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def _debug_logging(console: Console, *, enabled: bool) -> Iterator[None]:
+    if not enabled:
+        yield
+        return
+    logger = logging.getLogger("nemovideo")
+    handler = _ConsoleLogHandler(console)
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
     try:
-        return _run(args, console)
-    except KeyboardInterrupt:
-        console.error("Interrupted. Unfinished work is in the journal: nemovideo resume")
-        return ExitCode.INTERRUPTED
-    except BaseException as exc:
-        if isinstance(exc, SystemExit):
-            raise
-        return _fail(console, exc, debug=args.debug)
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
 
 
 def _run(args: object, console: Console) -> int:

@@ -132,7 +132,7 @@ def turn_record(turn: Turn) -> dict[str, Any]:
 async def chat(args: argparse.Namespace, console: Console, stdin: TextIO | None = None) -> int:
     """``nemovideo chat [--session ID]``: read lines until EOF, "exit" or "quit"."""
     stream = stdin if stdin is not None else sys.stdin
-    interactive = bool(getattr(stream, "isatty", lambda: False)())
+    interactive = bool(getattr(stream, "isatty", lambda: False)()) and not args.json
     out_dir = make_dir(args.output_dir)
     display = ProgressDisplay(console.err, enabled=not (args.quiet or args.json))
     async with open_client(args, console) as (client, runtime):

@@ -108,7 +108,8 @@ async def test_export(
     with av.open(str(out)) as container:
         assert container.streams.video[0].codec_context.name == "h264"
     assert len(nemo_sandbox.chat_deliveries) == 1  # the export sent no chat message
-    _no_secret(result, nemo_sandbox)  # not even in --debug logs
+    assert "DEBUG nemovideo.http: POST" in result.err  # --debug shows the requests...
+    _no_secret(result, nemo_sandbox)  # ...and no token, not even there
 
 
 async def test_export_of_an_empty_session(

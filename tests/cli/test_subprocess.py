@@ -1,0 +1,47 @@
+"""The documented demo, as a user runs it: ``python -m nemovideo animate ... --sandbox``."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import pytest
+
+from .conftest import ASSETS
+
+
+@pytest.mark.slow
+def test_python_m_nemovideo_animate_sandbox(tmp_path: Path) -> None:
+    image = ASSETS / "sunset.jpg"
+    out = tmp_path / "out.mp4"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEMO_")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env["XDG_STATE_HOME"] = str(tmp_path / "state")
+    done = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "nemovideo", "animate", str(image), "-o", str(out), "--sandbox"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout.startswith(f"Saved {out} (5 s, ")
+    # Plain lines on a pipe: no carriage-return redraws in a log.
+    assert "\r" not in done.stderr
+    assert "Rendering [" in done.stderr
+    # No bearer token anywhere (sandbox tokens look like the real ones).
+    assert not re.search(r"nmv_usr_\w+", done.stdout + done.stderr)
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert (stream.codec_context.width, stream.codec_context.height) == (1920, 1080)
+        assert abs(float(container.duration or 0) / 1e6 - 5.0) < 0.3
+    # A sandbox run keeps no journal and leaves the shared client id alone.
+    assert not (tmp_path / "state").exists()
+    assert not (tmp_path / "config").exists()
