@@ -20,6 +20,7 @@ from nemovideo.client import NemoClient
 from nemovideo.journal import FlowRecord, Journal
 from nemovideo.protocol.draft import Draft, Segment, Track, TrackType
 from nemovideo.protocol.errors import (
+    AgentError,
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
@@ -44,10 +45,17 @@ from nemovideo.protocol.events import (
     ChatReply,
     ErrorEvent,
     HeartbeatEvent,
+    ReplyAccumulator,
+    StateDeltaEvent,
     TextEvent,
+    ThoughtEvent,
     ToolCallEvent,
     ToolResultEvent,
+    TurnCompleteEvent,
+    UnknownEvent,
+    parse_event_data,
 )
+from nemovideo.protocol.gui import GuiTranslation, translate_gui_talk
 from nemovideo.protocol.intents import Intent, route
 from nemovideo.protocol.models import (
     ClaimLink,
@@ -68,6 +76,7 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "AgentError",
     "Attribution",
     "AuthenticationError",
     "ChatEvent",
@@ -82,6 +91,7 @@ __all__ = [
     "FileTooLargeError",
     "FlowRecord",
     "GenerationFailedError",
+    "GuiTranslation",
     "HeartbeatEvent",
     "InsufficientCreditsError",
     "Intent",
@@ -96,6 +106,7 @@ __all__ = [
     "RenderFailedError",
     "RenderJob",
     "RenderStatus",
+    "ReplyAccumulator",
     "RequestKind",
     "RetryPolicy",
     "Segment",
@@ -104,17 +115,23 @@ __all__ = [
     "SessionNotFoundError",
     "SessionState",
     "Stage",
+    "StateDeltaEvent",
     "StreamDisconnectedError",
     "TextEvent",
+    "ThoughtEvent",
     "Timeouts",
     "ToolCallEvent",
     "ToolResultEvent",
     "Track",
     "TrackType",
+    "TurnCompleteEvent",
+    "UnknownEvent",
     "UnsupportedFileTypeError",
     "UploadResult",
     "UploadedFile",
     "Video",
     "__version__",
+    "parse_event_data",
     "route",
+    "translate_gui_talk",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -141,7 +142,8 @@ class RenderResource:
             retry=retry,
             what="reading the render status",
         )
-        return structure_render_job(answer, job_id=job_id)
+        # The id is the one asked for: a server cannot rename a job (or smuggle a path into it).
+        return attrs.evolve(structure_render_job(answer, job_id=job_id), id=job_id)
 
     async def wait(
         self,
@@ -243,7 +245,7 @@ class RenderResource:
             )
         path = Path(dest)
         if path.is_dir():  # noqa: ASYNC240 - one stat call, not worth a thread
-            path = path / f"{job.id}.mp4"
+            path = path / f"{_safe_name(job.id)}.mp4"
         transport = self._transport
         cfg = transport.config
         common: dict[str, Any] = {
@@ -300,8 +302,14 @@ class RenderResource:
         return True
 
 
+def _safe_name(job_id: str) -> str:
+    """A file name from a job id that cannot leave the folder it is joined to."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", job_id)[:120]
+    return name or "render"
+
+
 def _with_origin(
     job: RenderJob, job_id: str, session_id: str | None, draft: Draft | None
 ) -> RenderJob:
     """The job as the server reported it, plus what it was submitted with (for a re-submission)."""
-    return attrs.evolve(job, id=job.id or job_id, session_id=session_id, draft=draft)
+    return attrs.evolve(job, id=job_id, session_id=session_id, draft=draft)
