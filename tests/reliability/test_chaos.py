@@ -22,7 +22,7 @@ import pytest
 from nemovideo import NemoClient, NemoError
 from nemovideo.sandbox import FaultRule, Sandbox
 
-from ..integration.conftest import fast_retry
+from ..conftest import fast_retry
 from ..integration.test_animate import image
 
 FLOWS = int(os.environ.get("NEMO_CHAOS_FLOWS", "200"))

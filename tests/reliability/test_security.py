@@ -24,7 +24,7 @@ from nemovideo import (
 )
 from nemovideo.sandbox import Sandbox
 
-from ..integration.conftest import fast_retry
+from ..conftest import fast_retry
 from ..integration.test_animate import image
 
 SECRET = "nmv_usr_TOPSECRET0123456789"
