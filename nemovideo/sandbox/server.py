@@ -103,7 +103,9 @@ class Sandbox:
         try:
             ports = []
             for app, port in ((_api_app(core), self._port), (_cdn_app(core), self._cdn_port)):
-                runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+                # lingering_time=0: a body left unread by an early refusal closes the connection
+                # at once, instead of a handler task lingering (and outliving close()).
+                runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0, lingering_time=0)
                 await runner.setup()
                 self._runners.append(runner)
                 site = web.TCPSite(runner, self._host, port, reuse_address=True)
