@@ -68,7 +68,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return _run(args, console)
         except KeyboardInterrupt:
-            console.error("Interrupted. Unfinished work is in the journal: nemovideo resume")
+            journaled = args.command in ("animate", "batch", "resume") and not getattr(
+                args, "sandbox", False
+            )
+            hint = " Unfinished work is in the journal: nemovideo resume" if journaled else ""
+            console.error("Interrupted." + hint)
             return ExitCode.INTERRUPTED
         except Exception as exc:
             return _fail(console, exc, debug=args.debug)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -45,3 +46,32 @@ def test_python_m_nemovideo_animate_sandbox(tmp_path: Path) -> None:
     # A sandbox run keeps no journal and leaves the shared client id alone.
     assert not (tmp_path / "state").exists()
     assert not (tmp_path / "config").exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_exits_130_without_a_traceback(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEMO_")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env["XDG_STATE_HOME"] = str(tmp_path / "state")
+    image, out = str(ASSETS / "sunset.jpg"), str(tmp_path / "never.mp4")
+    argv = [sys.executable, "-m", "nemovideo", "animate", image, "-o", out, "--sandbox",
+            "--sandbox-option", "time_scale=1"]  # fmt: skip
+    with subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        # A shell's background job may inherit an ignored SIGINT: restore the default.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    ) as proc:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # generation takes minutes at time_scale=1
+            if line.startswith("Generating"):
+                break
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1] == "Interrupted."
+    assert "Traceback" not in err
+    assert not (tmp_path / "never.mp4").exists()
