@@ -157,8 +157,7 @@ def plan_turn(
         return TurnPlan(
             "generate",
             f"I'll animate {what} into {_a(_nice(duration))} {_nice(duration)}-second clip, "
-            "then add music "
-            "and a title.",
+            "then add music and a title.",
             steps,
             f"Your {_nice(duration)}-second video is ready, with background music ({bgm}) and "
             f'the title "{title}".{hint}',

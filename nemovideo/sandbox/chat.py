@@ -270,6 +270,7 @@ async def run_sse(request: web.Request) -> web.StreamResponse:
             "Content-Type": "text/event-stream",
             "Cache-Control": "no-cache",
             "X-Accel-Buffering": "no",
+            "X-Request-Id": context.request_id,
         }
     )
     cut_after = rule.after_events if rule is not None and rule.kind in _DROP_KINDS else None

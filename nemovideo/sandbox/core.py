@@ -62,11 +62,13 @@ class RequestContext:
         fault: the fault injected into this request, if any.
         record: its entry in the request log (the handler fills in the status).
         stream: errors must travel as HTTP statuses (the chat stream answers before streaming).
+        request_id: the ``X-Request-Id`` sent back with the answer.
     """
 
     fault: FaultRule | None = None
     record: RequestRecord | CdnRequest | None = None
     stream: bool = False
+    request_id: str = ""
 
     def mark(self, status: int) -> None:
         """Note the answer's status in the request log."""

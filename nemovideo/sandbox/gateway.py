@@ -129,14 +129,19 @@ def gateway(*, cdn: bool) -> Middleware:
                 request.method, request.path, route, 0, names, authorized, attributed, fault
             )
             core.requests.append(record)
-        enter(RequestContext(fault=rule, record=record))
+        request_id = f"req_{core.next_number():010d}"
+        enter(RequestContext(fault=rule, record=record, request_id=request_id))
         try:
             response = await _apply(core, request, handler, rule)
             record.status = response.status
+            if not response.prepared:
+                response.headers["X-Request-Id"] = request_id
             return response
         except ApiError as error:
             record.status = error.status(core.options.error_style)
-            return error.response(core.options.error_style)
+            answer = error.response(core.options.error_style)
+            answer.headers["X-Request-Id"] = request_id
+            return answer
         except web.HTTPException as exc:
             record.status = exc.status
             raise
@@ -156,7 +161,8 @@ async def send_file(
     if rule is not None and rule.kind in ("truncate", "drop_mid_body"):
         wanted = rule.after_bytes if rule.after_bytes is not None else size // 2
         cut_at = max(0, min(wanted, size - 1))
-    response = web.StreamResponse(headers={"Content-Type": content_type, "Accept-Ranges": "none"})
+    headers = {"Content-Type": content_type, "X-Request-Id": current().request_id}
+    response = web.StreamResponse(headers=headers)
     response.content_length = size
     current().mark(response.status)
     await response.prepare(request)
