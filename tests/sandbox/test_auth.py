@@ -141,3 +141,10 @@ async def test_request_log_names_headers_but_never_stores_token_values(
     assert api.token is not None
     assert api.token not in repr(nemo_sandbox.requests)
     assert api.token not in repr(nemo_sandbox.core.tokens[api.token])
+
+
+async def test_answers_carry_a_request_id(api: Api) -> None:
+    _, _, first = await api.call("GET", "/api/credits/balance/simple")
+    _, _, second = await api.call("GET", "/api/state/nemo_agent/me/1/latest")
+    ids = {first.headers["X-Request-Id"], second.headers["X-Request-Id"]}
+    assert len(ids) == 2 and all(i.startswith("req_") for i in ids)

@@ -178,3 +178,31 @@ async def test_render_job_record_is_inspectable(nemo_sandbox: Sandbox, api: Api)
     await api.wait_render("render_i")
     job = nemo_sandbox.render_job("render_i")
     assert (job.status, job.width, job.height, job.session_id) == ("completed", 256, 144, sid)
+
+
+async def test_undecodable_heic_renders_a_neutral_frame_and_says_so(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(200)
+    sid = await api.new_session()
+    _status, body = await api.upload(sid, ("photo.heic", heic))
+    assert body["code"] == 0 and body["data"]["files"][0]["file_type"] == "image"
+    await api.chat(sid, "animate this photo, 1 second")
+    draft = (await api.state(sid))["state"]["draft"]
+    await api.render(sid, "render_heic", draft)
+    with caplog.at_level("WARNING", logger="nemovideo.sandbox"):
+        done = await api.wait_render("render_heic")
+    assert done["status"] == "completed"
+    assert "neutral frame" in caplog.text
+
+
+async def test_uploaded_video_is_probed(api: Api, tmp_path) -> None:
+    from nemovideo.sandbox.encode import RenderPlan, render_mp4
+
+    path = tmp_path / "clip.mp4"
+    render_mp4(RenderPlan(width=64, height=36, fps=10, duration_ms=1500), path)
+    sid = await api.new_session()
+    _, body = await api.upload(sid, ("clip.mp4", path.read_bytes()))
+    info = body["data"]["files"][0]
+    assert (info["file_type"], info["width"], info["height"]) == ("video", 64, 36)
+    assert abs(info["duration"] - 1.5) < 0.15
