@@ -29,28 +29,37 @@ __all__ = ["EPILOG", "ExitCode", "exit_code_for"]
 
 
 class ExitCode(enum.IntEnum):
-    """What the process exit status means."""
+    """What the process exit status means (see :attr:`meaning`)."""
 
     OK = 0
-    """Everything worked."""
     UNEXPECTED = 1
-    """An unexpected error (a bug): run again with ``--debug`` and report the traceback."""
     USAGE = 2
-    """Wrong arguments or settings: a missing file, a bad URL, an unknown session."""
     AUTH = 3
-    """The token is invalid, expired, or lacks a scope."""
     CREDITS = 4
-    """Out of credits, or export blocked on the free plan."""
     FILE_REJECTED = 5
-    """The file type is not accepted, or the file is too large."""
     RATE_LIMITED = 6
-    """Too many requests: wait and try again."""
     SERVICE = 7
-    """The service failed, the network broke, or something timed out."""
     FAILED = 8
-    """The render or the generation failed."""
     INTERRUPTED = 130
-    """Interrupted (Ctrl-C); unfinished work is in the journal (``nemovideo resume``)."""
+
+    @property
+    def meaning(self) -> str:
+        """One line for people, as shown by ``--help``."""
+        return _MEANINGS[self]
+
+
+_MEANINGS = {
+    ExitCode.OK: "everything worked",
+    ExitCode.UNEXPECTED: "an unexpected error (a bug): run again with --debug and report it",
+    ExitCode.USAGE: "wrong arguments or settings: a missing file, a bad URL, an unknown session",
+    ExitCode.AUTH: "the token is invalid, expired, or lacks a scope",
+    ExitCode.CREDITS: "out of credits, or export blocked on the free plan",
+    ExitCode.FILE_REJECTED: "the file type is not accepted, or the file is too large",
+    ExitCode.RATE_LIMITED: "rate limited: wait and try again",
+    ExitCode.SERVICE: "the service failed, the network broke, or something timed out",
+    ExitCode.FAILED: "the render or the generation failed",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C); unfinished work is in the journal (resume)",
+}
 
 
 # Most specific first: several classes derive from others (e.g. APITimeoutError).
@@ -95,6 +104,4 @@ def exit_code_for(error: BaseException) -> ExitCode:
 
 
 #: The exit codes as shown at the end of ``--help``.
-EPILOG = "exit codes:\n" + "\n".join(
-    f"  {code.value:<4} {(code.__doc__ or '').strip()}" for code in ExitCode
-)
+EPILOG = "exit codes:\n" + "\n".join(f"  {code.value:<4} {code.meaning}" for code in ExitCode)

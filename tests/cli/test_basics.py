@@ -47,7 +47,8 @@ def test_help_documents_every_exit_code(cli: Cli) -> None:
     assert result.code == 0
     assert "exit codes:" in result.out
     for code in ExitCode:
-        assert f"  {code.value} " in result.out
+        assert f"  {code.value:<4} {code.meaning}\n" in result.out
+    assert "  5    the file type is not accepted, or the file is too large" in result.out
     for command in ("animate", "batch", "chat", "status", "credits", "export", "resume"):
         assert command in result.out
 
