@@ -40,6 +40,15 @@ Where the API documents leave a choice open, the sandbox decides as follows:
 
 from __future__ import annotations
 
+try:  # fail at import, with the fix, rather than at the first render
+    import av  # noqa: F401
+    import numpy  # noqa: F401
+except ImportError as exc:
+    raise ImportError(
+        'The NemoVideo sandbox needs PyAV and NumPy: pip install "nemovideo[sandbox]"',
+        name=exc.name,
+    ) from exc
+
 from nemovideo.sandbox.faults import ROUTES, FaultKind, FaultRule, Faults
 from nemovideo.sandbox.options import ALL_SCOPES, ANONYMOUS_SCOPES, SandboxOptions
 from nemovideo.sandbox.runner import serve
