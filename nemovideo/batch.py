@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from nemovideo.journal import FlowRecord, Journal
-from nemovideo.protocol.errors import ConfigurationError, NemoError, SessionNotFoundError
+from nemovideo.protocol.errors import ConfigurationError, NemoError
 from nemovideo.protocol.models import RenderJob, RenderStatus, Session
 from nemovideo.results import ProgressHandler, Video
 from nemovideo.workflows import _Steps, animate, finish_render, wait_for_draft
@@ -183,12 +183,22 @@ async def _resume_flow(
     client: NemoClient, book: Journal, flow: FlowRecord, item: AnimateItem
 ) -> Video:
     session_id = flow.get("session_id")
-    chat_sent = flow.step not in ("started", "session", "uploaded") or flow.get("job_id")
-    if not session_id or not chat_sent:
-        # Nothing billable happened yet: close this flow and start the work over.
+    if not session_id or not flow.get("chat_sent"):
+        # The message never went out, so nothing was paid: start the work over.
+        image = item.image
+        if not isinstance(image, str) or image.startswith("<"):
+            raise ConfigurationError(
+                "This flow stopped before its chat message and its image was given as data, "
+                "not a path: animate it again."
+            )
         book.record(flow.flow_id, "failed", error="restarted by resume")
         return await animate(
-            client, item.image, None if not item.prompt else item.prompt, output=item.output
+            client,
+            image,
+            item.prompt,
+            output=item.output,
+            duration=flow.get("duration", 5),
+            resolution=flow.get("resolution", "1080p"),
         )
     steps = _Steps(client, book, flow.flow_id, None)
     steps.session = Session(session_id=session_id, task_id=flow.get("task_id") or "")
@@ -196,7 +206,7 @@ async def _resume_flow(
     if job_id:
         try:
             job = await client.render.get(job_id)
-        except (SessionNotFoundError, NemoError) as exc:
+        except NemoError as exc:
             logger.info(
                 "journal job %s not found (%s); rendering again", job_id, type(exc).__name__
             )

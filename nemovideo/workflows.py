@@ -99,8 +99,10 @@ async def _journal(journal: Journal | None, flow: str, step: str, **fields: Any)
 
 
 def _describe_image(image: Any) -> str:
+    if isinstance(image, str) and image.lower().startswith(("http://", "https://")):
+        return image
     if isinstance(image, (str, os.PathLike)):
-        return os.fspath(image)
+        return os.path.abspath(os.fspath(image))
     if isinstance(image, tuple) and image and isinstance(image[0], str):
         return image[0]
     return f"<{type(image).__name__}>"
@@ -238,8 +240,11 @@ async def animate(
         flow,
         "started",
         image=_describe_image(image),
-        prompt=text,
-        output=str(dest) if dest else None,
+        prompt=prompt,
+        duration=duration,
+        resolution=resolution,
+        instruction=text,
+        output=str(dest.resolve()) if dest else None,
     )
     steps = _Steps(client, book, flow, on_progress)
     try:
@@ -312,7 +317,7 @@ class _Steps:
             self.journal, flow, "session", session_id=session.session_id, task_id=session.task_id
         )
         await self._upload(image, is_url)
-        await _journal(self.journal, flow, "chat_sent")
+        await _journal(self.journal, flow, "chat_sent", chat_sent=True)
         state = await _generate(client, session.session_id, text, handler, Draft.from_wire({}))
         return await finish_render(self, state, dest, credits_before)
 
