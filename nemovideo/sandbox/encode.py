@@ -196,9 +196,10 @@ def _draw_title(image: Image, alpha: float) -> Image:
     left, right = int(width * 0.1), int(width * 0.9)
     out: Image = image.copy()
     band = out[top:bottom, left:right].astype(np.float32)
-    out[top:bottom, left:right] = (band * (1 - 0.6 * alpha)).astype(np.uint8)
     accent = max(1, (bottom - top) // 8)
-    out[top : top + accent, left:right] = np.uint8(round(255 * alpha))
+    band *= 1 - 0.6 * alpha  # a darkened band, as under a caption
+    band[:accent] += (255 - band[:accent]) * alpha  # and a light rule on top of it
+    out[top:bottom, left:right] = band.round().astype(np.uint8)
     return out
 
 
