@@ -59,6 +59,10 @@ async def test_render_end_to_end_is_a_playable_mp4_of_the_image(
     assert source is not None
     expected = source.reshape(-1, 3).mean(axis=0)
     assert np.abs(first - expected).max() < 12, (first, expected)
+    # Row by row too: the first frame shows the whole image, nothing drawn over it yet.
+    rows = frames[0].to_ndarray(format="rgb24").mean(axis=(1, 2))
+    source_rows = source.mean(axis=(1, 2))[np.linspace(0, source.shape[0] - 1, 144).astype(int)]
+    assert np.abs(rows - source_rows).max() < 20
     assert (
         np.abs(
             frames[-1].to_ndarray(format="rgb24").astype(int)
