@@ -21,7 +21,6 @@ from nemovideo.sandbox.core import (
     RequestContext,
     current,
     enter,
-    has_attribution,
 )
 from nemovideo.sandbox.faults import FaultRule
 from nemovideo.sandbox.store import CdnRequest, RequestRecord
@@ -116,7 +115,7 @@ def gateway(*, cdn: bool) -> Middleware:
         # finds its request in the log; the status is filled in as soon as it is known.
         names = tuple(sorted({name.lower() for name in request.headers}))
         authorized = "Authorization" in request.headers
-        attributed = has_attribution(request.headers)
+        attributed = any(name.startswith("x-skill-") for name in names)
         fault = rule.kind if rule is not None else None
         record: RequestRecord | CdnRequest
         if cdn:

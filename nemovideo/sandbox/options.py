@@ -99,7 +99,9 @@ class SandboxOptions:
     faults: tuple[FaultRule, ...] = attrs.field(default=(), converter=_faults)
     heartbeat_interval: float = 20.0
     heartbeat_style: HeartbeatStyle = "mixed"
-    tokens: dict[str, frozenset[str]] = attrs.field(factory=dict, converter=_tokens)
+    tokens: dict[str, frozenset[str]] = attrs.field(
+        factory=dict, converter=_tokens, repr=lambda tokens: f"<{len(tokens)} tokens>"
+    )
     upload_limit: int = 200 * 1024 * 1024
     anonymous_tokens_per_ip: int = 10
     unknown_session_style: Literal["adk", "code"] = "adk"

@@ -255,6 +255,7 @@ class RequestRecord:
     Logged when the request arrives; ``status`` is 0 until the answer's status is known.
 
     Attributes:
+        had_attribution: at least one ``X-Skill-*`` header was sent.
         route: the fault/route name (``"upload"``, ``"run_sse"``, ...) or ``None`` for
             unknown paths.
         fault: the kind of fault injected into this request, if any.
@@ -275,6 +276,9 @@ class CdnRequest:
     """One request to the CDN origin; tests assert ``had_authorization`` is never true.
 
     Logged when the request arrives; ``status`` is 0 until the answer's status is known.
+
+    Attributes:
+        had_attribution: at least one ``X-Skill-*`` header was sent (clients should send none).
     """
 
     method: str

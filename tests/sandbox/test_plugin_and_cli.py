@@ -115,3 +115,9 @@ async def test_command_line_runner_serves_until_interrupted() -> None:
         process.send_signal(signal.SIGINT)
         code = await asyncio.wait_for(process.wait(), 20)
     assert code == 0
+
+
+def test_options_repr_hides_token_values() -> None:
+    options = SandboxOptions(tokens={"nmv_usr_secret": "*"})
+    assert "nmv_usr_secret" not in repr(options)
+    assert options.tokens == {"nmv_usr_secret": frozenset({"*"})}

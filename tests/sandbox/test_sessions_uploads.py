@@ -118,3 +118,19 @@ async def test_cdn_answers_404_for_unknown_files(nemo_sandbox: Sandbox, http) ->
         assert resp.status == 404
     async with http.get(nemo_sandbox.cdn_url + "/renders/nope.mp4") as resp:
         assert resp.status == 404
+
+
+async def test_cdn_log_flags_any_attribution_header(
+    nemo_sandbox: Sandbox, api: Api, small_png
+) -> None:
+    sid = await api.new_session()
+    _, body = await api.upload(sid, ("a.png", small_png))
+    url = body["data"]["files"][0]["cdn_url"]
+    async with api.http.get(url, headers={"X-Skill-Source": "leaky"}) as resp:
+        await resp.read()
+    async with api.http.get(url, headers={"Authorization": "Bearer leaked"}) as resp:
+        await resp.read()
+    leaky, leaked = nemo_sandbox.cdn_requests[-2:]
+    assert (leaky.had_attribution, leaky.had_authorization) == (True, False)
+    assert (leaked.had_attribution, leaked.had_authorization) == (False, True)
+    assert "leaked" not in repr(nemo_sandbox.cdn_requests)
