@@ -20,7 +20,7 @@ from nemovideo.journal import FlowRecord, Journal
 from nemovideo.protocol.errors import ConfigurationError, NemoError
 from nemovideo.protocol.models import RenderJob, RenderStatus, Session
 from nemovideo.results import ProgressHandler, Video
-from nemovideo.workflows import _Steps, animate, finish_render, wait_for_draft
+from nemovideo.workflows import _quiet, _Steps, animate, finish_render, wait_for_draft
 
 if TYPE_CHECKING:
     from nemovideo.client import NemoClient
@@ -58,7 +58,8 @@ class BatchResult:
 
 @attrs.define
 class BatchSummary:
-    """Counts so far: finished videos, failed items, credits spent."""
+    """Counts so far: finished videos, failed items; credits spent once the batch has ended
+    (the balance's drop over the batch: flows running side by side cannot tell their shares)."""
 
     done: int = 0
     failed: int = 0
@@ -135,15 +136,18 @@ class Batch:
         tasks = [
             asyncio.ensure_future(self._one(i, item, gate)) for i, item in enumerate(self._items)
         ]
+        before = await _quiet(self._client.credits.get())
         try:
             for next_done in asyncio.as_completed(tasks):
                 result = await next_done
                 if result.video is not None:
                     self.summary.done += 1
-                    self.summary.credits += result.video.credits_spent or 0
                 else:
                     self.summary.failed += 1
                 yield result
+            after = await _quiet(self._client.credits.get())
+            if before is not None and after is not None:
+                self.summary.credits = max(0, before.total - after.total)
         finally:
             for task in tasks:
                 task.cancel()

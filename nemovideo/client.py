@@ -76,6 +76,10 @@ class NemoClient:
     def _init(self, transport: HTTPTransport) -> None:
         self._transport = transport
         self._journal: Journal | None = None
+        # animate() flows on this client, so that a balance drop is only credited to a flow
+        # that ran alone.
+        self._flows_started = 0
+        self._flows_running = 0
         self.session = SessionResource(transport)
         self.upload = UploadResource(transport)
         self.chat = ChatResource(transport)

@@ -294,6 +294,7 @@ class _Steps:
         self.handler = handler
         self.session: Session | None = None
         self.job: RenderJob | None = None
+        self.mark = -1  # flows started on the client when this one started
 
     def running(self) -> dict[str, Any]:
         """Ids of the work that may still run server-side."""
@@ -306,6 +307,19 @@ class _Steps:
         return out
 
     async def run(
+        self, image: Any, is_url: bool, text: str, dest: Path | None, task_name: str, language: str
+    ) -> Video:
+        client = self.client
+        client._flows_started += 1
+        client._flows_running += 1
+        # -1 marks a flow that started beside another: it can never call a balance drop its own.
+        self.mark = client._flows_started if client._flows_running == 1 else -1
+        try:
+            return await self._run(image, is_url, text, dest, task_name, language)
+        finally:
+            client._flows_running -= 1
+
+    async def _run(
         self, image: Any, is_url: bool, text: str, dest: Path | None, task_name: str, language: str
     ) -> Video:
         client, handler, flow = self.client, self.handler, self.flow
@@ -388,7 +402,9 @@ async def finish_render(
         size = path.stat().st_size
     await _journal(steps.journal, flow, "downloaded", path=str(path) if path else None)
     link = await _quiet(client.session.claim_link(session))
-    credits_after = await _quiet(client.credits.get())
+    # The balance is the account's: only a flow that ran alone can call a drop its own.
+    alone = client._flows_running == 1 and client._flows_started == steps.mark
+    credits_after = await _quiet(client.credits.get()) if alone else None
     spent = None
     if credits_before is not None and credits_after is not None:
         spent = max(0, credits_before.total - credits_after.total)

@@ -49,3 +49,16 @@ async def test_batch_reports_errors_per_item(
     assert not results[0].ok and "does not look like" in str(results[0].error)
     assert results[1].ok and results[1].video is not None
     assert (batch.summary.done, batch.summary.failed) == (1, 1)
+
+
+@pytest.mark.nemo_sandbox(initial_credits=10_000)
+async def test_batch_credits_are_the_balance_drop_not_a_sum_of_overlaps(
+    make_sandbox_client: Callable[..., NemoClient],
+) -> None:
+    client = make_sandbox_client()
+    batch = client.animate_many([image(), image()], concurrency=2)
+    results = [r async for r in batch]
+    assert all(r.ok for r in results)
+    assert batch.summary.credits == 200  # two generations of 100, not 400 from overlapping views
+    # Flows that overlapped cannot know their own share of the account's balance drop.
+    assert all(r.video is not None and r.video.credits_spent is None for r in results)
