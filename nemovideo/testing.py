@@ -7,6 +7,10 @@ Fixtures:
   closed afterwards. Override its options with the ``nemo_sandbox`` marker.
 - ``nemo_sandbox_factory``: an async factory ``await factory(**options)`` for tests that need
   several sandboxes or other options; every sandbox it made is closed after the test.
+- ``nemo_client``: a :class:`~nemovideo.NemoClient` pointed at ``nemo_sandbox``, with the SDK's
+  waits scaled like the sandbox's clock, a throw-away client id and journal; closed afterwards.
+- ``nemo_client_factory``: ``factory(**settings)`` makes more such clients (other settings, or
+  ``base_url=`` another sandbox); all are closed after the test.
 
 Example::
 
@@ -26,6 +30,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from nemovideo.client import NemoClient
     from nemovideo.sandbox import Sandbox
 
 try:  # strict-mode projects need pytest-asyncio's own decorator for async fixtures
@@ -33,7 +40,14 @@ try:  # strict-mode projects need pytest-asyncio's own decorator for async fixtu
 except ImportError:  # pragma: no cover - without pytest-asyncio async fixtures cannot run
     _async_fixture = pytest.fixture  # type: ignore[assignment]
 
-__all__ = ["SANDBOX_TEST_OPTIONS", "nemo_sandbox", "nemo_sandbox_factory"]
+__all__ = [
+    "SANDBOX_TEST_OPTIONS",
+    "nemo_client",
+    "nemo_client_factory",
+    "nemo_sandbox",
+    "nemo_sandbox_factory",
+    "sandbox_client_settings",
+]
 
 #: The options of the ``nemo_sandbox`` fixture: fast, small, reproducible.
 SANDBOX_TEST_OPTIONS: dict[str, Any] = {"time_scale": 0.001, "render_height": 144, "seed": 0}
@@ -93,3 +107,65 @@ async def nemo_sandbox_factory() -> AsyncIterator[SandboxFactory]:
     finally:
         for sandbox in reversed(started):
             await sandbox.close()
+
+
+def sandbox_client_settings(tmp_path: Path) -> dict[str, Any]:
+    """NemoClient settings for a fast sandbox: waits scaled down, files kept in ``tmp_path``.
+
+    The retry table is the documented one with its waits shortened; polls come every 20 ms and
+    may run long, since the sandbox's clock is fast but its renders are real.
+    """
+    from nemovideo.transport.retry import RetryPolicy
+
+    return {
+        "client_id_path": tmp_path / "nemovideo" / "client_id",
+        "journal_path": tmp_path / "nemovideo" / "journal.jsonl",
+        "poll_interval": 0.02,
+        "max_polls": 500,
+        "retry": RetryPolicy(
+            backoff_initial=0.005,
+            backoff_max=0.05,
+            backoff_jitter=0.005,
+            rate_limit_wait=0.03,
+            rate_limit_max_wait=0.5,
+        ),
+    }
+
+
+#: A factory of NemoClients for the sandbox: ``factory(**settings)``.
+ClientFactory = Callable[..., "NemoClient"]
+
+
+@_async_fixture
+async def nemo_client_factory(
+    nemo_sandbox: Sandbox, tmp_path: Path
+) -> AsyncIterator[ClientFactory]:
+    """``nemo_client_factory(**settings)`` makes clients for ``nemo_sandbox``; all closed after."""
+    from nemovideo.client import NemoClient
+
+    made: list[NemoClient] = []
+
+    def factory(**settings: Any) -> NemoClient:
+        options = {**sandbox_client_settings(tmp_path), **settings}
+        client = NemoClient(options.pop("base_url", nemo_sandbox.url), **options)
+        made.append(client)
+        return client
+
+    try:
+        yield factory
+    finally:
+        for client in made:
+            await client.close()
+
+
+@pytest.fixture
+def nemo_client(nemo_client_factory: ClientFactory) -> NemoClient:
+    """A NemoClient pointed at ``nemo_sandbox`` (closed after the test).
+
+    Example::
+
+        async def test_my_app(nemo_client):
+            video = await nemo_client.animate("tests/cat.jpg")
+            assert video.size > 0
+    """
+    return nemo_client_factory()

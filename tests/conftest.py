@@ -1,10 +1,8 @@
-"""Clients pointed at the sandbox, with every wait scaled down like the sandbox's clock."""
+"""Shared fixtures: the plugin's sandbox clients under the names the tests use."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 
@@ -23,26 +21,12 @@ def fast_retry() -> RetryPolicy:
 
 
 @pytest.fixture
-async def make_sandbox_client(
-    nemo_sandbox: Any, tmp_path: Path
-) -> AsyncIterator[Callable[..., NemoClient]]:
-    made: list[NemoClient] = []
-
-    def make(**kw: Any) -> NemoClient:
-        kw.setdefault("client_id_path", tmp_path / "cfg" / "client_id")
-        kw.setdefault("journal_path", tmp_path / "journal.jsonl")
-        kw.setdefault("poll_interval", 0.02)
-        kw.setdefault("max_polls", 500)
-        kw.setdefault("retry", fast_retry())
-        client = NemoClient(kw.pop("base_url", nemo_sandbox.url), **kw)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        await client.close()
+def make_sandbox_client(
+    nemo_client_factory: Callable[..., NemoClient],
+) -> Callable[..., NemoClient]:
+    return nemo_client_factory
 
 
 @pytest.fixture
-def sandbox_client(make_sandbox_client: Callable[..., NemoClient]) -> NemoClient:
-    return make_sandbox_client()
+def sandbox_client(nemo_client: NemoClient) -> NemoClient:
+    return nemo_client

@@ -58,7 +58,8 @@ async def test_animate_writes_a_real_mp4(
     assert "Video" in video.summary
     assert nemo_sandbox.duplicate_deliveries() == []
     assert len(nemo_sandbox.chat_deliveries) == 1
-    lines = (tmp_path / "journal.jsonl").read_text().splitlines()
+    assert sandbox_client.journal is not None
+    lines = sandbox_client.journal.path.read_text().splitlines()
     steps = [json.loads(line)["step"] for line in lines]
     assert steps[0] == "started" and steps[-1] == "done"
     assert "chat_sent" in steps and "render_started" in steps

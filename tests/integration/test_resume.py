@@ -74,7 +74,7 @@ async def test_flow_stopped_before_chat_is_started_over(
     journal.record("f1", "started", image=str(image()), prompt="waves", duration=3,
                    resolution="1080p", output=str(out))  # fmt: skip
     journal.record("f1", "session", session_id="123", task_id="t")
-    client = make_sandbox_client()
+    client = make_sandbox_client(journal_path=journal.path)
     results = await client.resume()
     assert [r.ok for r in results] == [True]
     assert abs(probe(out)[1] - 3.0) < 0.5
