@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from nemovideo.client import NemoClient
     from nemovideo.sandbox import Sandbox
+    from nemovideo.transport.retry import RetryPolicy
 
 try:  # strict-mode projects need pytest-asyncio's own decorator for async fixtures
     from pytest_asyncio import fixture as _async_fixture
@@ -42,6 +43,7 @@ except ImportError:  # pragma: no cover - without pytest-asyncio async fixtures 
 
 __all__ = [
     "SANDBOX_TEST_OPTIONS",
+    "fast_retry_policy",
     "nemo_client",
     "nemo_client_factory",
     "nemo_sandbox",
@@ -115,21 +117,26 @@ def sandbox_client_settings(tmp_path: Path) -> dict[str, Any]:
     The retry table is the documented one with its waits shortened; polls come every 20 ms and
     may run long, since the sandbox's clock is fast but its renders are real.
     """
-    from nemovideo.transport.retry import RetryPolicy
-
     return {
         "client_id_path": tmp_path / "nemovideo" / "client_id",
         "journal_path": tmp_path / "nemovideo" / "journal.jsonl",
         "poll_interval": 0.02,
         "max_polls": 500,
-        "retry": RetryPolicy(
-            backoff_initial=0.005,
-            backoff_max=0.05,
-            backoff_jitter=0.005,
-            rate_limit_wait=0.03,
-            rate_limit_max_wait=0.5,
-        ),
+        "retry": fast_retry_policy(),
     }
+
+
+def fast_retry_policy() -> RetryPolicy:
+    """The documented retry table (same counts) with its waits shortened for a fast sandbox."""
+    from nemovideo.transport.retry import RetryPolicy
+
+    return RetryPolicy(
+        backoff_initial=0.005,
+        backoff_max=0.05,
+        backoff_jitter=0.005,
+        rate_limit_wait=0.03,
+        rate_limit_max_wait=0.5,
+    )
 
 
 #: A factory of NemoClients for the sandbox: ``factory(**settings)``.

@@ -6,18 +6,11 @@ from collections.abc import Callable
 
 import pytest
 
-from nemovideo import NemoClient, RetryPolicy
+from nemovideo import NemoClient
+from nemovideo.testing import fast_retry_policy
 
 
-def fast_retry() -> RetryPolicy:
-    """The documented retry table with waits scaled down for tests."""
-    return RetryPolicy(
-        backoff_initial=0.005,
-        backoff_max=0.05,
-        backoff_jitter=0.005,
-        rate_limit_wait=0.03,
-        rate_limit_max_wait=0.5,
-    )
+fast_retry = fast_retry_policy
 
 
 @pytest.fixture
