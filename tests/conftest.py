@@ -9,7 +9,6 @@ import pytest
 from nemovideo import NemoClient
 from nemovideo.testing import fast_retry_policy
 
-
 fast_retry = fast_retry_policy
 
 
