@@ -23,7 +23,6 @@ from nemovideo.protocol.envelope import decode_answer
 from nemovideo.protocol.errors import (
     APIConnectionError,
     APITimeoutError,
-    AuthenticationError,
     ConfigurationError,
     InvalidResponseError,
     NemoError,
@@ -162,11 +161,6 @@ class HTTPTransport:
         """True after :meth:`close`."""
         return self._closed
 
-    @property
-    def has_open_session(self) -> bool:
-        """Whether an aiohttp session was opened and is still open."""
-        return self._session is not None and not self._session.closed
-
     def session(self) -> aiohttp.ClientSession:
         """The aiohttp session, opened on first use (inside the running loop)."""
         if self._parent is not None:
@@ -235,9 +229,6 @@ class HTTPTransport:
         logger.info("acquired an anonymous NemoVideo token")
         return token
 
-    def _on_auth_failure(self, used: str | None) -> Callable[[AuthenticationError], bool]:
-        return lambda exc: self.credentials.invalidate(exc, used)
-
     # -- requests --------------------------------------------------------------------------
 
     def url(self, path: str) -> URL:
@@ -250,9 +241,7 @@ class HTTPTransport:
         return {"Authorization": "Bearer " + await self.credentials.get()}
 
     async def _headers(self, authenticated: bool, client_id_header: bool) -> dict[str, str]:
-        headers: dict[str, str] = {}
-        if authenticated:
-            headers["Authorization"] = "Bearer " + await self.credentials.get()
+        headers = await self.auth_headers() if authenticated else {}
         if client_id_header:
             headers["X-Client-Id"] = self.client_id
         return headers
