@@ -28,6 +28,7 @@ from nemovideo.protocol.errors import (
     ConfigurationError,
     ExportBlockedError,
     FileTooLargeError,
+    GenerationFailedError,
     InsufficientCreditsError,
     InvalidResponseError,
     MissingClientIdError,
@@ -70,7 +71,6 @@ from nemovideo.protocol.models import (
 from nemovideo.results import Progress, Stage, Video
 from nemovideo.transport.config import Attribution, ClientConfig, Timeouts
 from nemovideo.transport.retry import RequestKind, RetryPolicy
-from nemovideo.workflows import GenerationFailedError
 
 __all__ = [
     "APIConnectionError",

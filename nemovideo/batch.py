@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from nemovideo.generation import wait_for_draft
 from nemovideo.journal import FlowRecord, Journal
 from nemovideo.protocol.errors import ConfigurationError, NemoError
 from nemovideo.protocol.models import RenderJob, RenderStatus, Session
 from nemovideo.results import ProgressHandler, Video
-from nemovideo.workflows import _quiet, _Steps, animate, finish_render, wait_for_draft
+from nemovideo.workflows import _quiet, _Steps, animate, finish_render
 
 if TYPE_CHECKING:
     from nemovideo.client import NemoClient

@@ -328,7 +328,8 @@ async def _after_disconnect(
     error: StreamDisconnectedError,
 ) -> Turn:
     """The documented recovery: never re-send; poll the state and say what changed."""
-    from nemovideo.workflows import GenerationFailedError, wait_for_draft
+    from nemovideo.generation import wait_for_draft
+    from nemovideo.protocol.errors import GenerationFailedError
 
     logger.warning("chat stream broke (delivered=%s); polling the state", error.delivered)
     try:

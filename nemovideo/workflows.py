@@ -14,10 +14,11 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from nemovideo.generation import build_prompt, generate
 from nemovideo.journal import Journal
 from nemovideo.protocol.draft import Draft
 from nemovideo.protocol.errors import (
@@ -26,7 +27,6 @@ from nemovideo.protocol.errors import (
     ConfigurationError,
     NemoError,
     ServerError,
-    StreamDisconnectedError,
 )
 from nemovideo.protocol.models import RenderJob, Session, SessionState
 from nemovideo.results import Progress, ProgressHandler, Stage, Video
@@ -39,43 +39,12 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     from async_timeout import timeout as _deadline
 
-__all__ = ["DEFAULT_PROMPT", "GenerationFailedError", "animate", "wait_for_draft"]
+__all__ = ["animate", "finish_render"]
 
 logger = logging.getLogger("nemovideo.workflows")
 
-DEFAULT_PROMPT = "turn this image into a {duration}-second animated video clip"
 RESOLUTIONS = ("480p", "720p", "1080p")
 T = TypeVar("T")
-
-
-class GenerationFailedError(NemoError):
-    """The chat turn ended but the draft never became exportable (nothing to render)."""
-
-    default_hint = (
-        "The generation produced no timeline. Check client.state.get(session_id) and ask again "
-        "with a new message."
-    )
-
-    def __init__(self, message: str = "", *, session_id: str | None = None, **kw: Any) -> None:
-        self.session_id = session_id
-        super().__init__(message, **kw)
-
-
-def build_prompt(prompt: str | None, duration: float, resolution: str) -> str:
-    """The instruction sent to the agent: an animate request carrying the user's words.
-
-    Example:
-        >>> build_prompt("waves roll in", 5, "1080p")
-        'Animate this image into a 5-second video clip: waves roll in'
-    """
-    seconds = f"{duration:g}"
-    if prompt is None or not prompt.strip():
-        text = DEFAULT_PROMPT.format(duration=seconds)
-    else:
-        text = f"Animate this image into a {seconds}-second video clip: {prompt.strip()}"
-    if resolution != "1080p":
-        text += f" ({resolution})"
-    return text
 
 
 def _emit(
@@ -106,81 +75,6 @@ def _describe_image(image: Any) -> str:
     if isinstance(image, tuple) and image and isinstance(image[0], str):
         return image[0]
     return f"<{type(image).__name__}>"
-
-
-async def wait_for_draft(
-    client: NemoClient,
-    session_id: str,
-    *,
-    before: Draft | None = None,
-    on_wait: Callable[[float], object] | None = None,
-) -> SessionState:
-    """Poll the state until the draft is exportable and has settled, as documented.
-
-    The documented recovery after a broken stream or a silent reply: wait one poll interval,
-    then poll every two intervals; five unchanged polls without an exportable draft mean the
-    work failed.
-
-    Raises:
-        GenerationFailedError: the draft stayed empty (or unchanged from ``before``).
-    """
-    interval = client.config.poll_interval
-    waited = 0.0
-    await asyncio.sleep(interval)
-    waited += interval
-    last: Draft | None = None
-    unchanged = 0
-    while True:
-        state = await client.state.get(session_id)
-        draft = state.draft
-        changed_from_before = before is None or draft != before
-        if draft.is_exportable and changed_from_before and draft == last:
-            return state
-        if draft == last:
-            unchanged += 1
-            if unchanged >= 5:
-                if draft.is_exportable:
-                    return state
-                raise GenerationFailedError(session_id=session_id)
-        else:
-            unchanged = 0
-        last = draft
-        if on_wait is not None:
-            on_wait(waited)
-        await asyncio.sleep(2 * interval)
-        waited += 2 * interval
-
-
-async def _generate(
-    client: NemoClient,
-    session_id: str,
-    text: str,
-    handler: ProgressHandler | None,
-    before: Draft,
-) -> SessionState:
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    _emit(handler, Stage.GENERATING, 0, None, "Generating: the agent is working")
-
-    def on_event(_: object) -> None:
-        _emit(handler, Stage.GENERATING, loop.time() - started, None, "Generating")
-
-    try:
-        reply = await client.chat.send(session_id, text, on_event=on_event)
-    except (StreamDisconnectedError, ServerError, APIConnectionError) as exc:
-        # The message may have reached the agent: never send it again, watch the state instead
-        # (the documented recovery). Only a message proven undelivered is an error here.
-        if getattr(exc, "delivered", None) is False or getattr(exc, "request_sent", None) is False:
-            raise
-        logger.warning("chat failed after sending (%s); polling the state", type(exc).__name__)
-        return await wait_for_draft(client, session_id, before=before)
-    state = await client.state.get(session_id)
-    if state.draft.is_exportable:
-        return state
-    logger.info(
-        "the reply%s left no exportable draft yet; polling", " (silent)" if reply.silent else ""
-    )
-    return await wait_for_draft(client, session_id, before=before)
 
 
 async def animate(
@@ -332,7 +226,7 @@ class _Steps:
         )
         await self._upload(image, is_url)
         await _journal(self.journal, flow, "chat_sent", chat_sent=True)
-        state = await _generate(client, session.session_id, text, handler, Draft.from_wire({}))
+        state = await generate(client, session.session_id, text, handler, Draft.from_wire({}))
         return await finish_render(self, state, dest, credits_before)
 
     async def _upload(self, image: Any, is_url: bool) -> None:

@@ -12,6 +12,7 @@ from nemovideo.protocol.errors import (
     ConfigurationError,
     ExportBlockedError,
     FileTooLargeError,
+    GenerationFailedError,
     InsufficientCreditsError,
     InvalidResponseError,
     MissingClientIdError,
@@ -23,7 +24,6 @@ from nemovideo.protocol.errors import (
     SessionNotFoundError,
     UnsupportedFileTypeError,
 )
-from nemovideo.workflows import GenerationFailedError
 
 __all__ = ["EPILOG", "ExitCode", "exit_code_for"]
 

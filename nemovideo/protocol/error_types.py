@@ -17,6 +17,7 @@ __all__ = [
     "ConfigurationError",
     "ExportBlockedError",
     "FileTooLargeError",
+    "GenerationFailedError",
     "InsufficientCreditsError",
     "InvalidResponseError",
     "MissingClientIdError",
@@ -219,6 +220,23 @@ class RenderFailedError(NemoError):
 
     def __init__(self, message: str = "", *, job_id: str | None = None, **kw: Any) -> None:
         self.job_id = job_id
+        super().__init__(message, **kw)
+
+
+class GenerationFailedError(NemoError):
+    """The chat turn ended but the draft never became exportable (nothing to render).
+
+    Attributes:
+        session_id: the session, to inspect with ``client.state.get()``.
+    """
+
+    default_hint = (
+        "The generation produced no timeline. Check client.state.get(session_id) and ask again "
+        "with a new message."
+    )
+
+    def __init__(self, message: str = "", *, session_id: str | None = None, **kw: Any) -> None:
+        self.session_id = session_id
         super().__init__(message, **kw)
 
 

@@ -32,7 +32,7 @@ from nemovideo.protocol.errors import (
 from nemovideo.transport.auth import Credentials, load_or_create_client_id
 from nemovideo.transport.config import ClientConfig
 from nemovideo.transport.middleware import AttributionMiddleware, LoggingMiddleware
-from nemovideo.transport.retry import RequestKind, RetryPolicy
+from nemovideo.transport.retry import RateGate, RequestKind, RetryPolicy
 
 __all__ = ["HTTPTransport", "map_client_error"]
 
@@ -95,31 +95,6 @@ async def read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
             )
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-class RateGate:
-    """Shared back-off: after a 429, every request of the client waits out the same pause.
-
-    One refused request then slows the whole batch, instead of each concurrent flow learning of
-    the limit by being refused in turn.
-    """
-
-    def __init__(self) -> None:
-        self._until = 0.0
-
-    def block(self, seconds: float) -> None:
-        """Hold requests for ``seconds`` from now (a longer existing pause stands)."""
-        now = asyncio.get_running_loop().time()
-        self._until = max(self._until, now + seconds)
-
-    async def wait(self, sleep: Callable[[float], Any]) -> None:
-        """Return once no pause is in force (each pause is waited out once, even if ``sleep``
-        does not advance the clock, as in time-scaled tests)."""
-        loop = asyncio.get_running_loop()
-        served = None
-        while self._until > loop.time() and self._until != served:
-            served = self._until
-            await sleep(served - loop.time())
 
 
 class HTTPTransport:

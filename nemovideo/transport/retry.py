@@ -38,7 +38,7 @@ from nemovideo.protocol.errors import (
     StreamDisconnectedError,
 )
 
-__all__ = ["RequestKind", "RetryPolicy"]
+__all__ = ["RateGate", "RequestKind", "RetryPolicy"]
 
 logger = logging.getLogger("nemovideo.retry")
 
@@ -104,6 +104,31 @@ class RetryPolicy:
             reraise=True,
             before_sleep=_log_retry,
         )
+
+
+class RateGate:
+    """Shared back-off: after a 429, every request of the client waits out the same pause.
+
+    One refused request then slows the whole batch, instead of each concurrent flow learning of
+    the limit by being refused in turn.
+    """
+
+    def __init__(self) -> None:
+        self._until = 0.0
+
+    def block(self, seconds: float) -> None:
+        """Hold requests for ``seconds`` from now (a longer existing pause stands)."""
+        now = asyncio.get_running_loop().time()
+        self._until = max(self._until, now + seconds)
+
+    async def wait(self, sleep: Callable[[float], Any]) -> None:
+        """Return once no pause is in force (each pause is waited out once, even if ``sleep``
+        does not advance the clock, as in time-scaled tests)."""
+        loop = asyncio.get_running_loop()
+        served = None
+        while self._until > loop.time() and self._until != served:
+            served = self._until
+            await sleep(served - loop.time())
 
 
 class _Decide(retry_base):
