@@ -174,13 +174,67 @@ def test_the_script_writes_the_page(gen: ModuleType, tmp_path: Path) -> None:
     assert out.read_text(encoding="utf-8").startswith("## `nemovideo`")
 
 
-def test_sphinx_roles_become_plain_code() -> None:
-    roles = load(DOCS / "_hooks" / "docstring_roles.py")
-    html = (
-        "see :class:<code>~nemovideo.Draft</code>, :func:<code>nemovideo.route</code> "
-        "and :meth:<code>close</code>; keep <code>:class:</code>"
+DOCSTRING = """Summary with :class:`~nemovideo.Draft` and :func:`nemovideo.route`.
+
+Example::
+
+    >>> value = compute()  # doctest: +SKIP
+    >>> value
+    3
+
+Commands::
+
+    nemovideo animate IMAGE
+
+==== =============
+0    worked
+130  interrupted
+==== =============
+
+Example:
+    >>> run()  # doctest: +SKIP
+"""
+
+
+def test_docstrings_read_as_markdown() -> None:
+    readable = load(DOCS / "_hooks" / "griffe_docstrings.py").readable
+    assert readable(DOCSTRING).splitlines() == [
+        "Summary with `Draft` and `nemovideo.route`.",
+        "",
+        "Example:",
+        "",
+        "```pycon",
+        ">>> value = compute()",
+        ">>> value",
+        "3",
+        "```",
+        "",
+        "Commands:",
+        "",
+        "```text",
+        "nemovideo animate IMAGE",
+        "```",
+        "",
+        "```text",
+        "0    worked",
+        "130  interrupted",
+        "```",
+        "",
+        "Examples:",
+        "    >>> run()",
+    ]
+
+
+def test_the_reference_reads_folders_without_an_init_module() -> None:
+    import griffe
+
+    extension = load(DOCS / "_hooks" / "griffe_namespaces.py").NamespaceSubpackages()
+    package = griffe.load(
+        "nemovideo",
+        search_paths=[str(ROOT)],
+        extensions=griffe.load_extensions(extension),
+        docstring_parser="google",
     )
-    assert roles.on_page_content(html) == (
-        "see <code>Draft</code>, <code>nemovideo.route</code> "
-        "and <code>close</code>; keep <code>:class:</code>"
-    )
+    config = package["ClientConfig"]  # exported from nemovideo/transport/config.py
+    assert config.final_target.path == "nemovideo.transport.config.ClientConfig"
+    assert "Everything a `NemoClient` runs with" in config.final_target.docstring.value
