@@ -26,6 +26,7 @@ import asyncio
 import inspect
 import logging
 import shutil
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -144,7 +145,8 @@ async def run_block(block: Block, namespace: dict[str, Any]) -> None:
     try:
         await asyncio.wait_for(pending, BLOCK_TIMEOUT)
     except Exception as exc:
-        exc.add_note(f"in the example at docs/{block.where}")
+        if sys.version_info >= (3, 11):  # notes exist from 3.11; the traceback names the page
+            exc.add_note(f"in the example at docs/{block.where}")
         raise
 
 
