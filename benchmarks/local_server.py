@@ -165,21 +165,27 @@ def _pad(event: dict[str, Any], rng: random.Random) -> dict[str, Any]:
 def adk_events(count: int, seed: int = 0) -> list[str]:
     """``count`` ADK events of about 200 bytes as JSON: streamed text mostly, some tool calls.
 
-    The mix follows an animate turn: 80% partial text chunks, then tool calls, tool results
-    and state deltas in equal parts.
+    The mix follows an animate turn: 80% partial text chunks (runs of up to 20 sharing a
+    message id), the rest tool calls, tool results and state deltas in equal parts.
     """
     rng = random.Random(seed)
     out: list[str] = []
     base = {"author": "nemo_agent", "invocationId": "e-6f1c2a7b", "timestamp": 1795881787.88}
+    message_id = ""
+    chunks = 0
     for index in range(count):
         event_id = f"evt-{index:08d}"
         roll = rng.random()
         event: dict[str, Any]
         if roll < 0.8:
+            # Chunks of one message share its id; a message runs for about 20 chunks.
+            if not message_id or chunks >= 20:
+                message_id, chunks = event_id, 0
+            chunks += 1
             event = {
                 "content": {"parts": [{"text": ""}], "role": "model"},
                 "partial": True,
-                "id": event_id,
+                "id": message_id,
                 **base,
             }
             event = _pad(event, rng)
@@ -204,6 +210,8 @@ def adk_events(count: int, seed: int = 0) -> list[str]:
                 "id": event_id,
                 **base,
             }
+        if roll >= 0.8:
+            message_id = ""  # tool work ends the message being streamed
         out.append(json.dumps(event, separators=(",", ":")))
     return out
 

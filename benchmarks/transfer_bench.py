@@ -44,12 +44,12 @@ def make_upload_file(folder: Path, size: int) -> Path:
     return path
 
 
-async def _upload(side: str, url: str, path: Path, size: int) -> tuple[float, float]:
+async def _upload(side: str, url: str, path: Path, size: int) -> tuple[float, float, float]:
     async with NemoClient(url, token=TOKEN, journal_path=None, upload_limit=size) as client:
         headers = {"Authorization": f"Bearer {TOKEN}", **client.config.attribution.headers()}
         async with aiohttp.ClientSession() as http:
             growth = peak_rss_tracker()
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             if side == "sdk":
                 await client.upload.files(_SID, path)
             else:
@@ -60,17 +60,17 @@ async def _upload(side: str, url: str, path: Path, size: int) -> tuple[float, fl
                     async with http.post(target, data=form, headers=headers) as response:
                         await response.json()
             took = time.perf_counter() - started
-            return size / took / 1e6, growth()
+            return size / took / 1e6, growth(), time.process_time() - cpu
 
 
-async def _download(side: str, url: str, size: int, dest: Path) -> tuple[float, float]:
+async def _download(side: str, url: str, size: int, dest: Path) -> tuple[float, float, float]:
     source = f"{url}/renders/{size}.mp4"
     async with (
         NemoClient(url, token=TOKEN, journal_path=None) as client,
         aiohttp.ClientSession() as http,
     ):
         growth = peak_rss_tracker()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         if side == "sdk":
             job = RenderJob(id="render_1", status=RenderStatus.COMPLETED, url=source, size=size)
             await client.render.download(job, dest)
@@ -81,11 +81,11 @@ async def _download(side: str, url: str, size: int, dest: Path) -> tuple[float, 
                     async for chunk in response.content.iter_chunked(1 << 20):
                         fh.write(chunk)
         took = time.perf_counter() - started
-        return size / took / 1e6, growth()
+        return size / took / 1e6, growth(), time.process_time() - cpu
 
 
 def _measure(pipe: Connection, kind: str, side: str, url: str, arg: Any, folder: str) -> None:
-    """Child process: one transfer; sends ``(MB/s, peak RSS growth in MiB)``."""
+    """Child process: one transfer; sends (MB/s, peak RSS growth in MiB, CPU seconds)."""
     if kind == "upload":
         path = Path(arg)
         pipe.send(asyncio.run(_upload(side, url, path, path.stat().st_size)))
@@ -101,9 +101,10 @@ def _measure(pipe: Connection, kind: str, side: str, url: str, arg: Any, folder:
         pipe.recv()
 
 
-def _row(key: str, workload: str, samples: dict[str, list[tuple[float, float]]]) -> Result:
-    speed = {side: statistics.median(s for s, _ in values) for side, values in samples.items()}
-    peak = {side: max(m for _, m in values) for side, values in samples.items()}
+def _row(key: str, workload: str, samples: dict[str, list[tuple[float, float, float]]]) -> Result:
+    speed = {side: statistics.median(s[0] for s in values) for side, values in samples.items()}
+    peak = {side: max(s[1] for s in values) for side, values in samples.items()}
+    cpu = {side: statistics.median(s[2] for s in values) for side, values in samples.items()}
     ratio = speed["sdk"] / speed["bare"]
     passed = ratio >= 0.9 and peak["sdk"] <= _RSS_BOUND_MIB
     return Result(
@@ -116,6 +117,8 @@ def _row(key: str, workload: str, samples: dict[str, list[tuple[float, float]]])
         details={
             "sdk_mb_s": speed["sdk"],
             "bare_mb_s": speed["bare"],
+            "sdk_cpu_s": cpu["sdk"],
+            "bare_cpu_s": cpu["bare"],
             "sdk_peak_rss_growth_mib": peak["sdk"],
             "bare_peak_rss_growth_mib": peak["bare"],
             "sdk_samples": samples["sdk"],
@@ -129,7 +132,7 @@ def _row(key: str, workload: str, samples: dict[str, list[tuple[float, float]]])
 
 
 def _interleaved(kind: str, url: str, arg: Any, folder: str, rounds: int) -> dict[str, Any]:
-    samples: dict[str, list[tuple[float, float]]] = {"sdk": [], "bare": []}
+    samples: dict[str, list[tuple[float, float, float]]] = {"sdk": [], "bare": []}
     for index in range(rounds):
         order = ("sdk", "bare") if index % 2 == 0 else ("bare", "sdk")
         for side in order:
@@ -141,7 +144,7 @@ def run_transfer_benchmarks(url: str, quick: bool) -> list[Result]:
     """P5 and P6 against the local server at ``url``, each measurement in its own process."""
     megabytes = 20 if quick else 200
     size = megabytes * 1_000_000
-    rounds = 2 if quick else 5
+    rounds = 2 if quick else 9
     with tempfile.TemporaryDirectory(prefix="nemovideo-bench-") as folder:
         path = make_upload_file(Path(folder), size)
         uploads = _interleaved("upload", url, str(path), folder, rounds)
