@@ -64,7 +64,8 @@ class Video:
         data: the MP4's bytes when no ``output`` path was given, else ``None``.
         size: the file's size in bytes.
         duration: seconds, as the render reported.
-        session_id / task_id: the NemoVideo session and project, to keep editing by chat.
+        session_id: the NemoVideo session, to keep editing by chat.
+        task_id: the NemoVideo project the session belongs to.
         job_id: the render job.
         claim_url: a browser link to claim the work into an account (when it could be made).
         credits_spent: credits the balance dropped by during the flow (when it could be read).

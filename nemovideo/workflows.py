@@ -112,7 +112,8 @@ async def animate(
         (PosixPath('out.mp4'), 5.0)
 
     Raises:
-        UnsupportedFileTypeError / FileTooLargeError: the image was refused before upload.
+        UnsupportedFileTypeError: the image's type was refused before upload.
+        FileTooLargeError: the image is over the upload limit (checked before upload).
         InsufficientCreditsError: not enough credits for a generation (about 100).
         GenerationFailedError: the agent produced no timeline.
         RenderFailedError: the export failed twice.

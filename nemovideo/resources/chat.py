@@ -200,10 +200,12 @@ class ChatResource:
             ...         if isinstance(event, TextEvent) and not event.partial:
             ...             print(event.text)
 
-        Raises (while iterating):
+        Raises:
             StreamDisconnectedError: the stream broke; ``delivered`` says whether it arrived.
             APITimeoutError: only keep-alives (or silence) for too long, or the turn took too long.
-            SessionNotFoundError, InsufficientCreditsError, ...: refused before the stream began.
+            SessionNotFoundError: (and the other API errors) refused before the stream began.
+
+        The errors are raised while iterating, not by this call.
         """
         if not isinstance(text, str) or not text.strip():
             raise ConfigurationError("The chat message is empty; say what the video should be.")

@@ -123,7 +123,8 @@ class HTTPTransport:
         child = HTTPTransport(config, session=self._session)
         child._owns_session = False
         child._parent = self
-        child.credentials = self.credentials
+        if config.token == self.config.token:
+            child.credentials = self.credentials  # the same token: share it (and its refresh)
         child.rate_gate = self.rate_gate
         child._client_id = self._client_id
         return child

@@ -57,7 +57,9 @@ class RetryPolicy:
 
     Attributes:
         max_retries: retries of 5xx and network failures on READ requests.
-        backoff_initial / backoff_max / backoff_jitter: exponential backoff, capped, with jitter.
+        backoff_initial: the first backoff wait (seconds), doubled on each retry.
+        backoff_max: the cap on a backoff wait.
+        backoff_jitter: up to this many seconds added at random to each backoff wait.
         rate_limit_retries: retries after a 429 (documented: once).
         rate_limit_wait: wait when a 429 gives no ``Retry-After`` (documented: 30 s).
         rate_limit_max_wait: cap on any ``Retry-After`` the server asks for.

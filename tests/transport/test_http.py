@@ -322,3 +322,17 @@ def test_client_id_file_corrupt_gets_fresh_id(tmp_path: Path) -> None:
             assert load_or_create_client_id(path) != fresh
     finally:
         os.chmod(path, 0o600)
+
+
+async def test_with_options_shares_connections_but_honours_a_new_token(
+    api: FakeAPI, client: NemoClient
+) -> None:
+    api.json("GET", CREDITS, ok({"available": 1, "frozen": 0, "total": 1}))
+    other = client.with_options(token="nmv_usr_other")
+    same = client.with_options(poll_interval=1.0)
+    await client.credits.get()
+    await other.credits.get()
+    await same.credits.get()
+    tokens = [s.headers["Authorization"] for s in api.seen]
+    assert tokens == [f"Bearer {SECRET}", "Bearer nmv_usr_other", f"Bearer {SECRET}"]
+    assert other._transport.session() is client._transport.session()

@@ -1,0 +1,1 @@
+"""Transport: settings, credentials, middlewares, the retry table and the one HTTP layer."""
