@@ -78,7 +78,8 @@ async def test_chaos_run(tmp_path: Path) -> None:
     out.mkdir()
     outcomes: Counter[str] = Counter()
     async with Sandbox(time_scale=0.001, render_height=32, render_fps=5, seed=7,
-                       initial_credits=10_000_000, faults=FAULTS) as sb:  # fmt: skip
+                       initial_credits=10_000_000, faults=FAULTS,
+                       log_limit=1_000_000) as sb:  # fmt: skip
         client = NemoClient(
             sb.url,
             client_id_path=tmp_path / "client_id",
