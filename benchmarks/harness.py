@@ -23,6 +23,7 @@ __all__ = [
     "Child",
     "Result",
     "Timing",
+    "format_markdown",
     "format_table",
     "interleave",
     "interleave_async",
@@ -135,6 +136,18 @@ def format_table(results: list[Result]) -> str:
     if notes:
         out += ["", *notes]
     return "\n".join(out)
+
+
+def format_markdown(results: list[Result]) -> str:
+    """The results as a Markdown table (for docs/performance.md), notes as a list beneath."""
+    out = ["| # | workload | figure | target | met |", "|---|---|---|---|---|"]
+    for r in results:
+        figure = f"{r.figure:.2f}{r.unit}" if r.unit == "x" else f"{r.figure:.0f} {r.unit}"
+        out.append(
+            f"| {r.key} | {r.workload} | {figure} | {r.target} | {'yes' if r.passed else 'no'} |"
+        )
+    notes = [f"- {r.key}: {r.note}" for r in results if r.note]
+    return "\n".join(out + (["", *notes] if notes else []))
 
 
 # -- child processes ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -26,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # run as a script or imported by the pytest wrapper
     sys.path.insert(0, str(HERE))
 
-from harness import Result, cpu_count, format_table, spawn  # noqa: E402
+from harness import Result, cpu_count, format_markdown, format_table, spawn  # noqa: E402
 
 __all__ = ["ALL_KEYS", "main", "run_all"]
 
@@ -101,6 +102,8 @@ def run_all(
 def _machine() -> dict[str, object]:
     return {
         "cpus": cpu_count(),
+        # Other work on the machine moves every figure; the load at the start says how much.
+        "load_average_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
@@ -143,6 +146,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         help="comma-separated benchmarks to run, e.g. P1,P4 (default: all)",
     )
     parser.add_argument(
+        "--markdown", action="store_true", help="also print the table as Markdown (for the docs)"
+    )
+    parser.add_argument(
         "--json", type=Path, default=_DEFAULT_JSON, help=f"where to write results ({_DEFAULT_JSON})"
     )
     args = parser.parse_args(argv)
@@ -171,6 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     seconds = time.perf_counter() - started
     print()
     print(format_table(results))
+    if args.markdown:
+        print()
+        print(format_markdown(results))
     print(f"\n{len(results)} benchmarks in {seconds:.0f} s; results in {args.json}")
     _write_json(args.json, results, args.quick, seconds)
     missed = [r.key for r in results if not r.passed]
