@@ -8,6 +8,7 @@ noisier than usual moves both sides together.
 from __future__ import annotations
 
 import contextlib
+import math
 import multiprocessing
 import os
 import statistics
@@ -112,6 +113,14 @@ async def interleave_async(
     return timings
 
 
+def _figure(result: Result, digits: int) -> str:
+    if math.isnan(result.figure):
+        return "error"
+    if result.unit == "x":
+        return f"{result.figure:.{digits}f}x"
+    return f"{result.figure:.{digits - 2}f} {result.unit}"
+
+
 def format_table(results: list[Result]) -> str:
     """The results as a fixed-width text table, with notes beneath."""
     header = ("#", "workload", "figure", "target", "ok")
@@ -119,9 +128,9 @@ def format_table(results: list[Result]) -> str:
         (
             r.key,
             r.workload,
-            f"{r.figure:.3f}{r.unit}" if r.unit == "x" else f"{r.figure:.1f} {r.unit}",
+            _figure(r, 3),
             r.target,
-            "yes" if r.passed else "MISS",
+            "ERROR" if "error" in r.details else "yes" if r.passed else "MISS",
         )
         for r in results
     ]
@@ -142,7 +151,7 @@ def format_markdown(results: list[Result]) -> str:
     """The results as a Markdown table (for docs/performance.md), notes as a list beneath."""
     out = ["| # | workload | figure | target | met |", "|---|---|---|---|---|"]
     for r in results:
-        figure = f"{r.figure:.2f}{r.unit}" if r.unit == "x" else f"{r.figure:.0f} {r.unit}"
+        figure = _figure(r, 2)
         out.append(
             f"| {r.key} | {r.workload} | {figure} | {r.target} | {'yes' if r.passed else 'no'} |"
         )

@@ -8,7 +8,8 @@ Run from the repository root::
 Prints a table and writes ``benchmarks/results/latest.json``. Every figure is a ratio of
 medians against a baseline measured in the same run (P8: a difference of medians). The full
 run exits with status 1 when a target is missed (``--no-fail`` reports only); ``--quick``
-never fails on targets, since small sizes on shared machines are noisy.
+never fails on targets, since small sizes on shared machines are noisy. A benchmark that
+breaks (an exception, not a slow figure) fails either mode.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import platform
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -91,12 +93,32 @@ def run_all(
         ({"P8"}, lambda: _imports(quick)),
     ]
     for covers, step in steps:
-        if covers & chosen:
-            started = time.perf_counter()
+        wanted = sorted(covers & chosen, key=ALL_KEYS.index)
+        if not wanted:
+            continue
+        started = time.perf_counter()
+        try:
             rows = step()
-            log(f"  {', '.join(r.key for r in rows)} done in {time.perf_counter() - started:.1f} s")
-            results += rows
+        except Exception as exc:
+            # One broken benchmark must not hide the others' figures; it still fails the run.
+            traceback.print_exc()
+            rows = [_error_row(key, exc) for key in wanted]
+        log(f"  {', '.join(wanted)} done in {time.perf_counter() - started:.1f} s")
+        results += rows
     return sorted(results, key=lambda r: ALL_KEYS.index(r.key))
+
+
+def _error_row(key: str, exc: Exception) -> Result:
+    return Result(
+        key=key,
+        workload="(did not run to the end)",
+        figure=float("nan"),
+        unit="x",
+        target="-",
+        passed=False,
+        details={"error": f"{type(exc).__name__}: {exc}"},
+        note=f"error: {type(exc).__name__}: {str(exc)[:200]}",
+    )
 
 
 def _machine() -> dict[str, object]:
@@ -182,6 +204,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(format_markdown(results))
     print(f"\n{len(results)} benchmarks in {seconds:.0f} s; results in {args.json}")
     _write_json(args.json, results, args.quick, seconds)
+    broken = [r.key for r in results if "error" in r.details]
+    if broken:
+        print(f"Benchmarks that broke: {', '.join(broken)}", file=sys.stderr)
+        return 1
     missed = [r.key for r in results if not r.passed]
     if missed and not args.quick and not args.no_fail:
         print(f"Missed targets: {', '.join(missed)}", file=sys.stderr)

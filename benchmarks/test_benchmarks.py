@@ -12,7 +12,8 @@ import math
 from pathlib import Path
 
 import pytest
-from harness import peak_rss_tracker
+import run
+from harness import Result, format_markdown, format_table, peak_rss_tracker
 from run import ALL_KEYS, main
 
 pytestmark = pytest.mark.benchmark
@@ -35,3 +36,19 @@ def test_peak_rss_tracker_sees_an_allocation() -> None:
     block[:] = b"\x01" * len(block)
     assert growth() >= 40
     del block
+
+
+def test_a_broken_benchmark_is_reported_and_fails_even_the_quick_mode(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def broken(quick: bool) -> list[Result]:
+        raise RuntimeError("the decoder benchmark broke")
+
+    monkeypatch.setattr(run, "_decoder", broken)
+    rows = run.run_all(True, ["P4"], log=lambda line: None)
+    assert [r.key for r in rows] == ["P4"]
+    assert not rows[0].passed
+    assert "the decoder benchmark broke" in rows[0].details["error"]
+    assert "ERROR" in format_table(rows)
+    assert "| P4 | (did not run to the end) | error |" in format_markdown(rows)
+    assert main(["--quick", "--only", "P4", "--json", str(tmp_path / "out.json")]) == 1
