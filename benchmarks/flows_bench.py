@@ -16,6 +16,7 @@ video costs about 100 ms of CPU whatever the picture size (``render_height=32``,
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import math
 import shutil
@@ -78,6 +79,7 @@ def _reuse_renders() -> None:
         if known is None:
             duration = real(plan, out_path, should_stop)
             keep = Path(tempfile.mkdtemp(prefix="nemovideo-bench-")) / "render.mp4"
+            atexit.register(shutil.rmtree, keep.parent, True)
             shutil.copyfile(out_path, keep)
             with lock:
                 done[key] = (keep, duration)

@@ -12,7 +12,6 @@ import math
 import multiprocessing
 import os
 import statistics
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
@@ -24,11 +23,13 @@ __all__ = [
     "Child",
     "Result",
     "Timing",
+    "cpu_count",
     "format_markdown",
     "format_table",
     "interleave",
     "interleave_async",
     "peak_rss_tracker",
+    "run_in_child",
     "spawn",
 ]
 
@@ -251,11 +252,6 @@ def _lifetime_peak_kib() -> int:
     import resource
 
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-
-
-def elapsed(start: float) -> float:
-    """Seconds since ``start`` (a ``time.perf_counter()`` value)."""
-    return time.perf_counter() - start
 
 
 def cpu_count() -> int:
