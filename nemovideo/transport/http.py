@@ -13,8 +13,8 @@ import contextlib
 import logging
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import aiohttp
 from yarl import URL
@@ -37,6 +37,8 @@ from nemovideo.transport.retry import RateGate, RequestKind, RetryPolicy
 __all__ = ["HTTPTransport", "map_client_error"]
 
 logger = logging.getLogger("nemovideo.http")
+
+T = TypeVar("T")
 
 TOKEN_PATH = "/api/auth/anonymous-token"  # noqa: S105 - a route, not a secret
 
@@ -242,34 +244,74 @@ class HTTPTransport:
 
         ``long`` requests (uploads) have no total time limit, only a limit on silence.
         """
-        policy = retry or self.config.retry
         label = what or f"{method} {path}"
+
+        async def send(headers: dict[str, str]) -> Any:
+            return await self._once(
+                method,
+                self.url(path),
+                headers=headers,
+                json=json,
+                data=body() if body is not None else None,
+                enveloped=enveloped,
+                timeout=timeout,
+                long=long,
+                what=label,
+            )
+
+        return await self._retrying(
+            send,
+            kind=kind,
+            policy=retry or self.config.retry,
+            authenticated=authenticated,
+            client_id_header=client_id_header,
+        )
+
+    async def _retrying(
+        self,
+        send: Callable[[dict[str, str]], Awaitable[T]],
+        *,
+        kind: RequestKind,
+        policy: RetryPolicy,
+        authenticated: bool,
+        client_id_header: bool = False,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> T:
+        """Run ``send(headers)`` under the retry table.
+
+        The first attempt runs without building tenacity's controller (most requests succeed
+        at once, and that is the hot path); a failure is handed to the controller as its first
+        outcome, so the table decides exactly as if tenacity had run it.
+        """
         used: list[str | None] = [None]
+
+        async def attempt() -> T:
+            await self.rate_gate.wait(policy.sleep)
+            headers = await self._headers(authenticated, client_id_header)
+            if extra_headers:
+                headers.update(extra_headers)
+            used[0] = self.credentials.current if authenticated else None
+            try:
+                return await send(headers)
+            except RateLimitedError as exc:
+                self.rate_gate.block(policy.wait_for_rate_limit(exc.retry_after))
+                raise
+
+        try:
+            return await attempt()
+        except Exception as exc:
+            first: Exception | None = exc
         controller = policy.controller(
             kind,
             on_auth_failure=lambda exc: self.credentials.invalidate(exc, used[0]),
             on_missing_client_id=self._new_client_id if client_id_header else None,
         )
-        async for attempt in controller:
-            with attempt:
-                await self.rate_gate.wait(policy.sleep)
-                headers = await self._headers(authenticated, client_id_header)
-                used[0] = self.credentials.current if authenticated else None
-                try:
-                    return await self._once(
-                        method,
-                        self.url(path),
-                        headers=headers,
-                        json=json,
-                        data=body() if body is not None else None,
-                        enveloped=enveloped,
-                        timeout=timeout,
-                        long=long,
-                        what=label,
-                    )
-                except RateLimitedError as exc:
-                    self.rate_gate.block(policy.wait_for_rate_limit(exc.retry_after))
-                    raise
+        async for retry_attempt in controller:
+            with retry_attempt:
+                if first is not None:
+                    failure, first = first, None
+                    raise failure
+                return await attempt()
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     async def _once(
@@ -328,26 +370,17 @@ class HTTPTransport:
             sock_connect=timeouts.connect,
             sock_read=timeouts.stream_read,
         )
-        used: list[str | None] = [None]
-        controller = policy.controller(
-            RequestKind.WORK,
-            on_auth_failure=lambda exc: self.credentials.invalidate(exc, used[0]),
+
+        async def send(request_headers: dict[str, str]) -> aiohttp.ClientResponse:
+            return await self._start_stream(path, json, request_headers, client_timeout, what)
+
+        response = await self._retrying(
+            send,
+            kind=RequestKind.WORK,
+            policy=policy,
+            authenticated=True,
+            extra_headers=headers,
         )
-        response: aiohttp.ClientResponse | None = None
-        async for attempt in controller:
-            with attempt:
-                await self.rate_gate.wait(policy.sleep)
-                request_headers = await self._headers(True, False)
-                request_headers.update(headers or {})
-                used[0] = self.credentials.current
-                try:
-                    response = await self._start_stream(
-                        path, json, request_headers, client_timeout, what
-                    )
-                except RateLimitedError as exc:
-                    self.rate_gate.block(policy.wait_for_rate_limit(exc.retry_after))
-                    raise
-        assert response is not None
         try:
             yield response
         finally:
