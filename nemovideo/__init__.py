@@ -13,64 +13,138 @@ One line turns a still image into an animated MP4::
     asyncio.run(main())
 
 Importing this package loads neither the command line nor the sandbox.
+
+The public names are loaded on first use, so ``import nemovideo`` stays cheap: a script that
+only needs the client pays for the client, not for the chat-event or GUI-talk tables.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from nemovideo._version import __version__
-from nemovideo.client import NemoClient
-from nemovideo.journal import FlowRecord, Journal
-from nemovideo.protocol.draft import Draft, Segment, Track, TrackType
-from nemovideo.protocol.errors import (
-    AgentError,
-    APIConnectionError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    ConfigurationError,
-    ExportBlockedError,
-    FileTooLargeError,
-    GenerationFailedError,
-    InsufficientCreditsError,
-    InvalidResponseError,
-    MissingClientIdError,
-    NemoError,
-    PermissionDeniedError,
-    RateLimitedError,
-    RenderFailedError,
-    ServerError,
-    SessionNotFoundError,
-    StreamDisconnectedError,
-    UnsupportedFileTypeError,
-)
-from nemovideo.protocol.events import (
-    ChatEvent,
-    ChatReply,
-    ErrorEvent,
-    HeartbeatEvent,
-    ReplyAccumulator,
-    StateDeltaEvent,
-    TextEvent,
-    ThoughtEvent,
-    ToolCallEvent,
-    ToolResultEvent,
-    TurnCompleteEvent,
-    UnknownEvent,
-    parse_event_data,
-)
-from nemovideo.protocol.gui import GuiTranslation, translate_gui_talk
-from nemovideo.protocol.intents import Intent, route
-from nemovideo.protocol.models import (
-    ClaimLink,
-    Credits,
-    RenderJob,
-    RenderStatus,
-    Session,
-    SessionState,
-    UploadedFile,
-    UploadResult,
-)
-from nemovideo.results import Progress, Stage, Video
-from nemovideo.transport.config import Attribution, ClientConfig, Timeouts
-from nemovideo.transport.retry import RequestKind, RetryPolicy
+
+if TYPE_CHECKING:
+    from nemovideo.client import NemoClient
+    from nemovideo.journal import FlowRecord, Journal
+    from nemovideo.protocol.draft import Draft, Segment, Track, TrackType
+    from nemovideo.protocol.errors import (
+        AgentError,
+        APIConnectionError,
+        APIStatusError,
+        APITimeoutError,
+        AuthenticationError,
+        ConfigurationError,
+        ExportBlockedError,
+        FileTooLargeError,
+        GenerationFailedError,
+        InsufficientCreditsError,
+        InvalidResponseError,
+        MissingClientIdError,
+        NemoError,
+        PermissionDeniedError,
+        RateLimitedError,
+        RenderFailedError,
+        ServerError,
+        SessionNotFoundError,
+        StreamDisconnectedError,
+        UnsupportedFileTypeError,
+    )
+    from nemovideo.protocol.events import (
+        ChatEvent,
+        ChatReply,
+        ErrorEvent,
+        HeartbeatEvent,
+        ReplyAccumulator,
+        StateDeltaEvent,
+        TextEvent,
+        ThoughtEvent,
+        ToolCallEvent,
+        ToolResultEvent,
+        TurnCompleteEvent,
+        UnknownEvent,
+        parse_event_data,
+    )
+    from nemovideo.protocol.gui import GuiTranslation, translate_gui_talk
+    from nemovideo.protocol.intents import Intent, route
+    from nemovideo.protocol.models import (
+        ClaimLink,
+        Credits,
+        RenderJob,
+        RenderStatus,
+        Session,
+        SessionState,
+        UploadedFile,
+        UploadResult,
+    )
+    from nemovideo.results import Progress, Stage, Video
+    from nemovideo.transport.config import Attribution, ClientConfig, Timeouts
+    from nemovideo.transport.retry import RequestKind, RetryPolicy
+
+#: Where each public name lives.
+_EXPORTS: dict[str, str] = {
+    "APIConnectionError": "nemovideo.protocol.errors",
+    "APIStatusError": "nemovideo.protocol.errors",
+    "APITimeoutError": "nemovideo.protocol.errors",
+    "AgentError": "nemovideo.protocol.errors",
+    "Attribution": "nemovideo.transport.config",
+    "AuthenticationError": "nemovideo.protocol.errors",
+    "ChatEvent": "nemovideo.protocol.events",
+    "ChatReply": "nemovideo.protocol.events",
+    "ClaimLink": "nemovideo.protocol.models",
+    "ClientConfig": "nemovideo.transport.config",
+    "ConfigurationError": "nemovideo.protocol.errors",
+    "Credits": "nemovideo.protocol.models",
+    "Draft": "nemovideo.protocol.draft",
+    "ErrorEvent": "nemovideo.protocol.events",
+    "ExportBlockedError": "nemovideo.protocol.errors",
+    "FileTooLargeError": "nemovideo.protocol.errors",
+    "FlowRecord": "nemovideo.journal",
+    "GenerationFailedError": "nemovideo.protocol.errors",
+    "GuiTranslation": "nemovideo.protocol.gui",
+    "HeartbeatEvent": "nemovideo.protocol.events",
+    "InsufficientCreditsError": "nemovideo.protocol.errors",
+    "Intent": "nemovideo.protocol.intents",
+    "InvalidResponseError": "nemovideo.protocol.errors",
+    "Journal": "nemovideo.journal",
+    "MissingClientIdError": "nemovideo.protocol.errors",
+    "NemoClient": "nemovideo.client",
+    "NemoError": "nemovideo.protocol.errors",
+    "PermissionDeniedError": "nemovideo.protocol.errors",
+    "Progress": "nemovideo.results",
+    "RateLimitedError": "nemovideo.protocol.errors",
+    "RenderFailedError": "nemovideo.protocol.errors",
+    "RenderJob": "nemovideo.protocol.models",
+    "RenderStatus": "nemovideo.protocol.models",
+    "ReplyAccumulator": "nemovideo.protocol.events",
+    "RequestKind": "nemovideo.transport.retry",
+    "RetryPolicy": "nemovideo.transport.retry",
+    "Segment": "nemovideo.protocol.draft",
+    "ServerError": "nemovideo.protocol.errors",
+    "Session": "nemovideo.protocol.models",
+    "SessionNotFoundError": "nemovideo.protocol.errors",
+    "SessionState": "nemovideo.protocol.models",
+    "Stage": "nemovideo.results",
+    "StateDeltaEvent": "nemovideo.protocol.events",
+    "StreamDisconnectedError": "nemovideo.protocol.errors",
+    "TextEvent": "nemovideo.protocol.events",
+    "ThoughtEvent": "nemovideo.protocol.events",
+    "Timeouts": "nemovideo.transport.config",
+    "ToolCallEvent": "nemovideo.protocol.events",
+    "ToolResultEvent": "nemovideo.protocol.events",
+    "Track": "nemovideo.protocol.draft",
+    "TrackType": "nemovideo.protocol.draft",
+    "TurnCompleteEvent": "nemovideo.protocol.events",
+    "UnknownEvent": "nemovideo.protocol.events",
+    "UnsupportedFileTypeError": "nemovideo.protocol.errors",
+    "UploadResult": "nemovideo.protocol.models",
+    "UploadedFile": "nemovideo.protocol.models",
+    "Video": "nemovideo.results",
+    "parse_event_data": "nemovideo.protocol.events",
+    "route": "nemovideo.protocol.intents",
+    "translate_gui_talk": "nemovideo.protocol.gui",
+}
 
 __all__ = [
     "APIConnectionError",
@@ -135,3 +209,16 @@ __all__ = [
     "route",
     "translate_gui_talk",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nemovideo' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
