@@ -65,7 +65,8 @@ async def animate(args: argparse.Namespace, console: Console) -> int:
     if runtime.sandbox_url is not None:
         # A sandbox claim link dies with the sandbox: showing it would only mislead.
         video = attrs.evolve(video, claim_url=None)
-    console.result(describe_video(video), video_record(video, image=image))
+    lasting = runtime.sandbox_url is None
+    console.result(describe_video(video, lasting_session=lasting), video_record(video, image=image))
     return ExitCode.OK
 
 

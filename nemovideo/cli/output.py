@@ -106,8 +106,12 @@ def video_record(video: Video, **extra: Any) -> dict[str, Any]:
     return record
 
 
-def describe_video(video: Video) -> str:
-    """A finished video in a few lines for people."""
+def describe_video(video: Video, *, lasting_session: bool = True) -> str:
+    """A finished video in a few lines for people.
+
+    ``lasting_session`` is False when the session dies with the command (an in-process
+    sandbox): then no way to keep editing it is suggested.
+    """
     details = [format_bytes(video.size)]
     if video.duration is not None:
         details.insert(0, f"{video.duration:g} s")
@@ -115,9 +119,11 @@ def describe_video(video: Video) -> str:
     lines = [f"Saved {where} ({', '.join(details)})"]
     if video.summary:
         lines.append(video.summary)
-    lines.append(
-        f"Session {video.session_id} (keep editing: nemovideo chat --session {video.session_id})"
-    )
+    if lasting_session:
+        lines.append(
+            f"Session {video.session_id} "
+            f"(keep editing: nemovideo chat --session {video.session_id})"
+        )
     if video.credits_spent is not None:
         lines.append(f"Credits spent: {video.credits_spent}")
     if video.claim_url:

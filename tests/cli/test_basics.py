@@ -211,3 +211,12 @@ def test_missing_sandbox_extra_is_a_friendly_error(
 )
 def test_exit_code_table(error: BaseException, code: ExitCode) -> None:
     assert exit_code_for(error) is code
+
+
+def test_no_keep_editing_hint_for_a_session_that_dies_with_the_sandbox() -> None:
+    from nemovideo import Video
+    from nemovideo.cli.output import describe_video
+
+    video = Video(size=10, session_id="42", task_id="t", job_id="render_1", summary="x")
+    assert "nemovideo chat --session 42" in describe_video(video)
+    assert "chat --session" not in describe_video(video, lasting_session=False)
