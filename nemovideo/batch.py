@@ -165,6 +165,10 @@ async def resume(
     - a flow that never reached the chat: it is started over (nothing was paid).
 
     Returns one :class:`BatchResult` per resumed flow.
+
+    Raises:
+        ConfigurationError: no journal is configured. Each flow's own error is reported in its
+            result, not raised.
     """
     book = journal or client.journal
     if book is None:

@@ -123,7 +123,11 @@ class NemoClient:
         await self.close()
 
     async def close(self) -> None:
-        """Close the connections. Calling it twice is fine."""
+        """Close the connections. Calling it twice is fine.
+
+        Raises:
+            Nothing: closing is always safe.
+        """
         await self._transport.close()
 
     @property
@@ -139,7 +143,16 @@ class NemoClient:
         prompt: str | None = None,
         **options: Any,
     ) -> Video:
-        """Turn one image into an animated MP4: see :func:`nemovideo.workflows.animate`."""
+        """Turn one image into an animated MP4: see :func:`nemovideo.workflows.animate`.
+
+        Raises:
+            UnsupportedFileTypeError: the image's type was refused before upload.
+            FileTooLargeError: the image is over the upload limit.
+            InsufficientCreditsError: not enough credits for a generation.
+            GenerationFailedError: the agent produced no timeline.
+            RenderFailedError: the export failed twice.
+            APITimeoutError: the ``timeout`` passed (what still runs is in the journal).
+        """
         from nemovideo.workflows import animate
 
         return await animate(self, image, prompt, **options)
@@ -161,7 +174,12 @@ class NemoClient:
         return Batch(self, items, concurrency=concurrency, **options)
 
     async def converse(self, session_id: str, text: str, **kw: Any) -> Turn:
-        """Answer a person's words: see :func:`nemovideo.conversation.converse`."""
+        """Answer a person's words: see :func:`nemovideo.conversation.converse`.
+
+        Raises:
+            SessionNotFoundError: the session does not exist.
+            NemoError: any other refusal of the request the words led to.
+        """
         from nemovideo.conversation import converse
 
         return await converse(self, session_id, text, **kw)
@@ -169,7 +187,12 @@ class NemoClient:
     async def resume(
         self, journal: Journal | None = None, *, output_dir: str | None = None
     ) -> list[BatchResult]:
-        """Finish the flows an interrupted run left in the journal, without paying twice."""
+        """Finish the flows an interrupted run left in the journal, without paying twice.
+
+        Raises:
+            ConfigurationError: no journal is configured. Each flow's own error is reported in
+                its result, not raised.
+        """
         from nemovideo.batch import resume
 
         return await resume(self, journal, output_dir=output_dir)

@@ -259,7 +259,13 @@ class _Steps:
 async def finish_render(
     steps: _Steps, state: SessionState, dest: Path | None, credits_before: Any
 ) -> Video:
-    """Render the state's draft, wait, download; shared by :func:`animate` and resume."""
+    """Render the state's draft, wait, download; shared by :func:`animate` and resume.
+
+    Raises:
+        RenderFailedError: the export failed twice.
+        APITimeoutError: the render did not finish within the polling budget.
+        InvalidResponseError: the download was truncated or larger than announced.
+    """
     client, handler, flow = steps.client, steps.handler, steps.flow
     assert steps.session is not None
     session = steps.session

@@ -85,7 +85,11 @@ class ChatStream:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection (the server keeps working on the message)."""
+        """Close the connection (the server keeps working on the message).
+
+        Raises:
+            Nothing: closing an unfinished or finished stream is always safe.
+        """
         iterator = self._iterator
         if iterator is not None and hasattr(iterator, "aclose"):
             await iterator.aclose()

@@ -22,6 +22,10 @@ class CreditsResource:
         Example:
             >>> (await client.credits.get()).available  # doctest: +SKIP
             100
+
+        Raises:
+            AuthenticationError: the token is invalid (after one refresh of an anonymous one).
+            APIConnectionError: the API could not be reached (after the read retries).
         """
         answer = await self._transport.request(
             "GET",

@@ -133,7 +133,12 @@ class RenderResource:
         return found
 
     async def get(self, job_id: str, *, retry: RetryPolicy | None = None) -> RenderJob:
-        """The job's status, progress and, once completed, its output URL, duration and size."""
+        """The job's status, progress and, once completed, its output URL, duration and size.
+
+        Raises:
+            APIStatusError: the API does not know the job (or refused the request).
+            InvalidResponseError: the answer has an unknown status.
+        """
         answer = await self._transport.request(
             "GET",
             session_path("/api/render/proxy/lambda/{}", job_id),
@@ -286,6 +291,9 @@ class RenderResource:
         """Ask the server to cancel a job, best effort; True when it accepted.
 
         The cancel route appears in one retracted reference only: never rely on it.
+
+        Raises:
+            Nothing: a refusal or a failure is logged and answered with ``False``.
         """
         try:
             await self._transport.request(
