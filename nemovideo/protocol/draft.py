@@ -51,15 +51,21 @@ def format_seconds(ms: int) -> str:
 def _copy_json(value: Any) -> Any:
     """A deep copy of decoded JSON (dicts, lists, scalars), several times faster than deepcopy.
 
-    Anything else (a value a caller put in by hand) falls back to ``copy.deepcopy``.
+    Other mappings are copied as dicts; anything else falls back to ``copy.deepcopy``.
     """
+    kind = type(value)
+    if kind is dict:
+        return {key: _copy_json(item) for key, item in value.items()}
+    if kind is list:
+        return [_copy_json(item) for item in value]
+    if value is None or kind in _SCALARS:
+        return value
     if isinstance(value, Mapping):
         return {key: _copy_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy_json(item) for item in value]
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
     return copy.deepcopy(value)
+
+
+_SCALARS = frozenset({str, int, float, bool})
 
 
 def _as_int(value: object) -> int | None:
@@ -134,7 +140,7 @@ class Segment:
         source: the media address (``src``), when there is one.
         volume: the gain from ``m.volume`` (0.35 = 35%), when set.
         id: the segment's ``id``, when present.
-        raw: the segment's wire dict (a copy; changing it changes nothing).
+        raw: the segment's wire dict (a fresh copy on each access; changing it changes nothing).
     """
 
     start_ms: int
@@ -144,7 +150,13 @@ class Segment:
     source: str | None = None
     volume: float | None = None
     id: str | None = None
-    raw: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+    _raw: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False, alias="raw")
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The segment's wire dict, copied (changing it changes nothing)."""
+        copied: dict[str, Any] = _copy_json(self._raw)
+        return copied
 
     @property
     def end_ms(self) -> int:
@@ -165,8 +177,14 @@ class Segment:
         return "untitled"
 
     @classmethod
-    def from_wire(cls, obj: Mapping[str, Any]) -> Segment:
-        """A view of one wire segment; missing or malformed values become defaults."""
+    def from_wire(cls, obj: Mapping[str, Any], *, copy: bool = True) -> Segment:
+        """A view of one wire segment; missing or malformed values become defaults.
+
+        ``copy=False`` keeps ``obj`` itself: only for a dict nobody else will change (the
+        draft passes parts of its own private copy, so one copy serves every view).
+        """
+        if copy:
+            obj = _copy_json(obj)
         meta = _meta(obj)
         text = _as_str(_first(meta, "text")) or _as_str(obj.get("text"))
         name = _as_str(_first(meta, "name")) or _as_str(obj.get("name")) or text
@@ -178,7 +196,7 @@ class Segment:
             source=_as_str(_first(obj, "src", "source", "url")),
             volume=_as_float(_first(meta, "volume")) if "volume" in meta else None,
             id=_as_id(obj.get("id")),
-            raw=_copy_json(obj),
+            raw=obj,  # type: ignore[arg-type]
         )
 
 
@@ -192,14 +210,20 @@ class Track:
         segments: the track's segments in wire order; malformed entries are skipped.
         name: ``m.name`` ("Video", "BGM", "Title", ...), when set.
         id: the track's ``id``, when present.
-        raw: the track's wire dict (a copy; changing it changes nothing).
+        raw: the track's wire dict (a fresh copy on each access; changing it changes nothing).
     """
 
     type: TrackType | int
     segments: tuple[Segment, ...] = ()
     name: str | None = None
     id: str | None = None
-    raw: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+    _raw: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False, alias="raw")
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The track's wire dict, copied (changing it changes nothing)."""
+        copied: dict[str, Any] = _copy_json(self._raw)
+        return copied
 
     @property
     def label(self) -> str:
@@ -228,8 +252,13 @@ class Track:
         return f"{self.label}: {first.label}{more} ({', '.join(details)})"
 
     @classmethod
-    def from_wire(cls, obj: Mapping[str, Any]) -> Track:
-        """A view of one wire track; malformed segments are skipped."""
+    def from_wire(cls, obj: Mapping[str, Any], *, copy: bool = True) -> Track:
+        """A view of one wire track; malformed segments are skipped.
+
+        ``copy=False`` keeps ``obj`` itself (see :meth:`Segment.from_wire`).
+        """
+        if copy:
+            obj = _copy_json(obj)
         raw_type = _as_int(_first(obj, "tt", "type"))
         track_type: TrackType | int
         if raw_type is None:
@@ -242,10 +271,12 @@ class Track:
         segments = items if isinstance(items, list) else []
         return cls(
             type=track_type,
-            segments=tuple(Segment.from_wire(s) for s in segments if isinstance(s, Mapping)),
+            segments=tuple(
+                Segment.from_wire(s, copy=False) for s in segments if isinstance(s, Mapping)
+            ),
             name=_as_str(_meta(obj).get("name")),
             id=_as_id(obj.get("id")),
-            raw=_copy_json(obj),
+            raw=obj,  # type: ignore[arg-type]
         )
 
 
@@ -277,11 +308,12 @@ class Draft:
                 f"Expected the draft as a JSON object, got {type(obj).__name__}. Pass the "
                 "`draft` field of the session state (client.state.get(...)), not its text."
             )
+        # One copy, private to the draft; the track and segment views read parts of it.
         wire = _copy_json(obj)
-        items = _first(obj, "t", "tracks")
+        items = _first(wire, "t", "tracks")
         tracks = items if isinstance(items, list) else []
         return cls(
-            tracks=tuple(Track.from_wire(t) for t in tracks if isinstance(t, Mapping)),
+            tracks=tuple(Track.from_wire(t, copy=False) for t in tracks if isinstance(t, Mapping)),
             wire=wire,
         )
 

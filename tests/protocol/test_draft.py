@@ -324,3 +324,15 @@ def _scramble(value: Any) -> None:
         for item in value:
             _scramble(item)
         value.append("__mutated__")
+
+
+def test_views_raw_is_a_fresh_copy_and_never_changes_the_draft() -> None:
+    wire = {"t": [{"tt": 0, "sg": [{"st": 0, "d": 1000, "x": {"k": [1]}}], "y": 1}], "d": 1000}
+    draft = Draft.from_wire(wire)
+    track_raw = draft.tracks[0].raw
+    track_raw["y"] = 2
+    segment_raw = draft.tracks[0].segments[0].raw
+    segment_raw["x"]["k"].append(2)
+    assert draft.to_wire() == wire
+    assert draft.tracks[0].raw == wire["t"][0]
+    assert draft.tracks[0].segments[0].raw == wire["t"][0]["sg"][0]
