@@ -33,7 +33,7 @@ from nemovideo.protocol.errors import (
 from nemovideo.protocol.events import ChatEvent, ChatReply
 from nemovideo.protocol.intents import Intent, route
 from nemovideo.protocol.models import Credits, RenderJob, SessionState, UploadResult
-from nemovideo.results import Progress, ProgressHandler, Stage
+from nemovideo.results import Progress, ProgressHandler, Stage, report_progress
 
 if TYPE_CHECKING:
     from nemovideo.client import NemoClient
@@ -130,15 +130,6 @@ def _describe_job(job: RenderJob, path: Path | None) -> str:
     return f"The video is rendered{extra}{where}"
 
 
-def _emit(handler: ProgressHandler | None, progress: Progress) -> None:
-    if handler is None:
-        return
-    try:
-        handler(progress)
-    except Exception:  # a broken progress display must not break the turn
-        logger.exception("the progress callback raised; ignored")
-
-
 async def converse(
     client: NemoClient,
     session_id: str,
@@ -224,7 +215,7 @@ async def _upload(
     on_progress: ProgressHandler | None,
 ) -> UploadResult:
     def progress(sent: int, total: int) -> None:
-        _emit(on_progress, Progress(Stage.UPLOADING, sent, total, "Uploading"))
+        report_progress(on_progress, Progress(Stage.UPLOADING, sent, total, "Uploading"))
 
     return await client.upload.files(session_id, *files, on_progress=progress)
 
@@ -238,23 +229,23 @@ async def _export(
     state = await client.state.get(session_id)
     if not state.draft.is_exportable:
         return Turn(Intent.EXPORT, _NOTHING_TO_EXPORT, session_id, state=state)
-    _emit(on_progress, Progress(Stage.RENDERING, 0, 100, "Rendering 0%"))
+    report_progress(on_progress, Progress(Stage.RENDERING, 0, 100, "Rendering 0%"))
     job = await client.render.start(session_id, state.draft)
 
     def render_progress(polled: RenderJob) -> None:
         message = f"Rendering {polled.progress:.0f}%"
-        _emit(on_progress, Progress(Stage.RENDERING, polled.progress, 100, message))
+        report_progress(on_progress, Progress(Stage.RENDERING, polled.progress, 100, message))
 
     job = await client.render.wait(job, on_progress=render_progress)
     path: Path | None = None
     if output is not None:
 
         def download_progress(done: int, total: int | None) -> None:
-            _emit(on_progress, Progress(Stage.DOWNLOADING, done, total, "Downloading"))
+            report_progress(on_progress, Progress(Stage.DOWNLOADING, done, total, "Downloading"))
 
         path = await client.render.download(job, Path(output), on_progress=download_progress)
         size = path.stat().st_size
-        _emit(on_progress, Progress(Stage.DONE, size, size, "Done"))
+        report_progress(on_progress, Progress(Stage.DONE, size, size, "Done"))
     return Turn(
         Intent.EXPORT,
         _describe_job(job, path),

@@ -19,7 +19,7 @@ from nemovideo.protocol.errors import (
     StreamDisconnectedError,
 )
 from nemovideo.protocol.models import SessionState
-from nemovideo.results import Progress, ProgressHandler, Stage
+from nemovideo.results import Progress, ProgressHandler, Stage, report_progress
 
 if TYPE_CHECKING:
     from nemovideo.client import NemoClient
@@ -49,12 +49,7 @@ def build_prompt(prompt: str | None, duration: float, resolution: str) -> str:
 
 
 def _emit(handler: ProgressHandler | None, seconds: float, message: str) -> None:
-    if handler is None:
-        return
-    try:
-        handler(Progress(Stage.GENERATING, seconds, None, message))
-    except Exception:  # a broken progress bar must not break the flow
-        logger.exception("the progress callback raised; ignored")
+    report_progress(handler, Progress(Stage.GENERATING, seconds, None, message))
 
 
 async def wait_for_draft(

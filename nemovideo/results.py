@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import enum
 import html
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
 import attrs
 
-__all__ = ["Progress", "ProgressHandler", "Stage", "Video"]
+__all__ = ["Progress", "ProgressHandler", "Stage", "Video", "report_progress"]
 
 
 class Stage(str, enum.Enum):
@@ -51,6 +52,22 @@ class Progress:
 
 #: A callback receiving :class:`Progress` reports.
 ProgressHandler = Callable[[Progress], object]
+
+logger = logging.getLogger("nemovideo.progress")
+
+
+def report_progress(handler: ProgressHandler | None, progress: Progress) -> None:
+    """Hand ``progress`` to ``handler``; a handler that raises is logged, never fatal.
+
+    A broken progress bar must not break the work it reports on.
+    """
+    if handler is None:
+        return
+    try:
+        handler(progress)
+    except Exception:
+        logger.exception("the progress callback raised; ignored")
+
 
 _INLINE_LIMIT = 50 * 1024 * 1024
 

@@ -29,7 +29,7 @@ from nemovideo.protocol.errors import (
     ServerError,
 )
 from nemovideo.protocol.models import RenderJob, Session, SessionState
-from nemovideo.results import Progress, ProgressHandler, Stage, Video
+from nemovideo.results import Progress, ProgressHandler, Stage, Video, report_progress
 
 if TYPE_CHECKING:
     from nemovideo.client import NemoClient
@@ -54,12 +54,7 @@ def _emit(
     total: float | None = None,
     message: str = "",
 ) -> None:
-    if handler is None:
-        return
-    try:
-        handler(Progress(stage, done, total, message))
-    except Exception:  # a broken progress bar must not break the flow
-        logger.exception("the progress callback raised; ignored")
+    report_progress(handler, Progress(stage, done, total, message))
 
 
 async def _journal(journal: Journal | None, flow: str, step: str, **fields: Any) -> None:
