@@ -17,7 +17,8 @@ CRLF pair changes nothing and no per-character Python loop is needed.
 
 from __future__ import annotations
 
-import attrs
+from itertools import repeat
+from typing import NamedTuple
 
 from nemovideo.protocol.errors import ConfigurationError, InvalidResponseError
 
@@ -33,9 +34,11 @@ class SSEError(InvalidResponseError):
     """The event stream broke the decoder's limits (one event larger than ``max_event_bytes``)."""
 
 
-@attrs.frozen
-class ServerSentEvent:
-    """One dispatched event.
+class ServerSentEvent(NamedTuple):
+    """One dispatched event: an immutable named tuple, so that a long stream costs little.
+
+    Compare events with each other, not with plain tuples (a named tuple equals a tuple of the
+    same values).
 
     Attributes:
         event: the event type (``event:`` field), ``"message"`` when none was given.
@@ -49,6 +52,10 @@ class ServerSentEvent:
     data: str = ""
     id: str = ""
     retry: int | None = None
+
+
+# Builds events from (event, data, id, retry) tuples without a Python-level call per event.
+_new_tuple = tuple.__new__
 
 
 class SSEDecoder:
@@ -222,27 +229,27 @@ class SSEDecoder:
     def _process_simple(self, buf: bytes, events: list[ServerSentEvent]) -> bytes:
         """Dispatch a leading run of one-line ``data: ...`` events in bulk; return what is left.
 
-        The usual stream (ADK's) is nothing but ``data: <json>`` and a blank line. When the
-        counts prove that every complete block in ``buf`` has exactly that shape, a single
-        comprehension builds the events, without the per-line field dispatch.
+        The usual stream (ADK's) is nothing but ``data: <json>`` and a blank line. When a count
+        of line feeds proves that every complete block in ``buf`` has exactly that shape, one
+        decode, one split and one ``map`` build the events, with no Python code run per event.
         """
         end = buf.rfind(b"\n\n") + 2
-        if end < 2:
+        if end < 2 or (end > self._max and max(map(len, buf[:end].split(b"\n\n"))) >= self._max):
             return buf
-        count = buf.count(b"\n\n", 0, end)
-        if (
-            buf.count(b"\n", 0, end) == 2 * count
-            and buf.count(b"\n\ndata: ", 0, end) == count - 1
-            and (end <= self._max or max(map(len, buf[:end].split(b"\n\n"))) < self._max)
-        ):
-            ids = self._id_buffer
-            self._last_event_id = ids
-            # Decoding the whole run at once is exact: blocks are split on ASCII LFs only.
-            text = buf[: end - 2].decode("utf-8", "replace")
-            make = ServerSentEvent
-            events += [make("message", block[6:], ids, None) for block in text.split("\n\n")]
-            return buf[end:]
-        return buf
+        # Decoding the whole run at once is exact: the separators are ASCII.
+        values = buf[6 : end - 2].decode("utf-8", "replace").split("\n\ndata: ")
+        # Each separator holds two LFs and the run ends with two: any other LF means some block
+        # is not one `data: ` line, and the general path takes the whole buffer.
+        if buf.count(b"\n", 0, end) != 2 * len(values):
+            return buf
+        ids = self._id_buffer
+        self._last_event_id = ids
+        events += map(
+            _new_tuple,
+            repeat(ServerSentEvent),
+            zip(repeat("message"), values, repeat(ids), repeat(None)),
+        )
+        return buf[end:]
 
     def _process(self, lines: list[bytes]) -> list[ServerSentEvent]:
         # The hot loop: state lives in locals and is written back once at the end.

@@ -189,6 +189,24 @@ def test_sample_split_at_every_byte_and_fed_byte_by_byte(stream: bytes) -> None:
     assert key(decode(*singles)) == whole
 
 
+def test_bulk_path_builds_real_events_and_falls_back_on_any_other_shape() -> None:
+    events = decode(b'data: a\n\ndata: \n\ndata: {"b": 1}\n\n')
+    assert events == [
+        ServerSentEvent("message", "a"),
+        ServerSentEvent("message", ""),
+        ServerSentEvent("message", '{"b": 1}'),
+    ]
+    assert all(type(e) is ServerSentEvent for e in events)
+    first = events[0]
+    with pytest.raises(AttributeError):
+        first.data = "changed"  # type: ignore[misc]
+    # One block that is not a single `data: ` line (here a second data line, a `data:` with no
+    # space and an extra blank line) sends the whole buffer down the general path.
+    assert datas(b"data: a\n\ndata: b\ndata: c\n\n") == ["a", "b\nc"]
+    assert datas(b"data: a\n\ndata:b\n\n") == ["a", "b"]
+    assert datas(b"data: a\n\n\ndata: b\n\n") == ["a", "b"]
+
+
 def test_variant_stream_values() -> None:
     events = decode(VARIANT_STREAM)
     assert [e.data for e in events[:-1]] == ADK_LINES
