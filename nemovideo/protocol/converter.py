@@ -63,7 +63,14 @@ def _float(value: Any, _: Any) -> float:
 converter.register_structure_hook(str, _str)
 converter.register_structure_hook(int, _int)
 converter.register_structure_hook(float, _float)
-converter.register_structure_hook(Draft, lambda value, _: Draft.from_wire(value))
+
+
+def _draft(value: Any, _: Any) -> Draft:
+    # A Draft already built (by a caller that owns the wire dict and skipped the copy) passes.
+    return value if isinstance(value, Draft) else Draft.from_wire(value)
+
+
+converter.register_structure_hook(Draft, _draft)
 converter.register_unstructure_hook(Draft, lambda draft: draft.to_wire())
 
 

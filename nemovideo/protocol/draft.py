@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import enum
+import functools
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -280,23 +281,24 @@ class Track:
         )
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class Draft:
     """The timeline, verbatim on the wire and typed for reading.
 
     Build it with :meth:`from_wire`; send it back with :meth:`to_wire`, which returns the input
-    unchanged (every key, known or not, in the same order).
-
-    Attributes:
-        tracks: the tracks in wire order; malformed entries are skipped.
+    unchanged (every key, known or not, in the same order). The typed :attr:`tracks` are
+    derived from the wire on first read and kept, so a state poll that never looks at them
+    does not pay for them.
     """
 
-    tracks: tuple[Track, ...]
-    _wire: dict[str, Any] = attrs.field(repr=False, hash=False, alias="wire")
+    _wire: dict[str, Any] = attrs.field(alias="wire")
 
     @classmethod
-    def from_wire(cls, obj: object) -> Draft:
+    def from_wire(cls, obj: object, *, copy: bool = True) -> Draft:
         """Read a draft as the state endpoint gives it (``None`` or ``{}``: an empty draft).
+
+        ``copy=False`` keeps ``obj`` itself instead of a private copy: only for a dict nobody
+        else holds or will change (such as one just decoded from an answer).
 
         Raises:
             InvalidResponseError: ``obj`` is not a JSON object.
@@ -309,13 +311,26 @@ class Draft:
                 "`draft` field of the session state (client.state.get(...)), not its text."
             )
         # One copy, private to the draft; the track and segment views read parts of it.
-        wire = _copy_json(obj)
-        items = _first(wire, "t", "tracks")
+        return cls(wire=_copy_json(obj) if copy or type(obj) is not dict else obj)
+
+    @functools.cached_property
+    def tracks(self) -> tuple[Track, ...]:
+        """The tracks in wire order; malformed entries are skipped."""
+        items = _first(self._wire, "t", "tracks")
         tracks = items if isinstance(items, list) else []
-        return cls(
-            tracks=tuple(Track.from_wire(t, copy=False) for t in tracks if isinstance(t, Mapping)),
-            wire=wire,
-        )
+        return tuple(Track.from_wire(t, copy=False) for t in tracks if isinstance(t, Mapping))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Draft):
+            return NotImplemented
+        return self._wire == other._wire
+
+    def __hash__(self) -> int:
+        # Equal wires give equal tracks, so hashing the (hashable) tracks agrees with ``==``.
+        return hash(self.tracks)
+
+    def __repr__(self) -> str:
+        return f"Draft(tracks={self.tracks!r})"
 
     def to_wire(self) -> dict[str, Any]:
         """A deep copy of the draft exactly as it was read, for the export endpoint."""
@@ -359,7 +374,11 @@ def _match_tracks(
     before: tuple[Track, ...], after: tuple[Track, ...]
 ) -> tuple[list[tuple[Track, Track]], list[Track], list[Track]]:
     """Pairs (before, after), added and removed tracks: by ``id``, else by type and order."""
-    before_ids = {t.id: t for t in before if t.id is not None}
+    # Ids should be unique, but a draft may repeat one: such tracks pair up in order.
+    before_ids: dict[str, list[Track]] = {}
+    for track in before:
+        if track.id is not None:
+            before_ids.setdefault(track.id, []).append(track)
     pairs: list[tuple[Track, Track]] = []
     added: list[Track] = []
     matched: set[int] = set()
@@ -374,7 +393,8 @@ def _match_tracks(
     counts.clear()
     for track in after:
         if track.id is not None:
-            old = before_ids.get(track.id)
+            same_id = before_ids.get(track.id)
+            old = same_id.pop(0) if same_id else None
         else:
             nth = counts.get(track.type, 0)
             counts[track.type] = nth + 1

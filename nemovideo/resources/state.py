@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from nemovideo.protocol.converter import structure
+from nemovideo.protocol.draft import Draft
 from nemovideo.protocol.models import SessionState
 from nemovideo.resources._paths import session_path
 from nemovideo.transport.http import HTTPTransport
@@ -42,4 +43,7 @@ class StateResource:
         if isinstance(inner, dict):
             flat.update(inner)
         flat.setdefault("session_id", session_id)
+        if "draft" in flat:
+            # The answer was decoded for this call alone: the draft can keep it without a copy.
+            flat["draft"] = Draft.from_wire(flat["draft"], copy=False)
         return structure(flat, SessionState)

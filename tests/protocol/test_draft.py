@@ -251,6 +251,15 @@ def test_tracks_without_ids_match_by_type_and_order() -> None:
     assert lines == ["BGM: Lo-fi -> Jazz"]
 
 
+def test_a_repeated_track_id_pairs_tracks_in_order() -> None:
+    wire = {"t": [{"tt": 0, "id": 0, "sg": []}, {"tt": 0, "id": 0, "sg": []}]}
+    assert describe_changes(Draft.from_wire(wire), Draft.from_wire(wire)) == []
+    grown: dict[str, Any] = {"t": [*wire["t"], {"tt": 0, "id": 0, "sg": []}]}
+    assert describe_changes(Draft.from_wire(wire), Draft.from_wire(grown)) == [
+        "Added track: Video: empty"
+    ]
+
+
 def test_changes_outside_the_summary_are_still_reported() -> None:
     after = sample()
     after["t"][0]["sg"][0]["fx"] = []
