@@ -50,13 +50,13 @@ def decode_answer(
     """
     if not 200 <= http_status < 300:
         raise error_from_response(http_status, body, headers)
-    request_id = request_id_of(headers)
+    # The request id only matters to an error: it is looked up at each raise, not on success.
     if not body.strip():
         if enveloped:
             raise InvalidResponseError(
                 "The API answered with an empty body where JSON was expected.",
                 http_status=http_status,
-                request_id=request_id,
+                request_id=request_id_of(headers),
             )
         return {}
     try:
@@ -65,16 +65,18 @@ def decode_answer(
         raise InvalidResponseError(
             f"The API answered non-JSON ({_excerpt(body)!r}); is NEMO_API_URL the API's address?",
             http_status=http_status,
-            request_id=request_id,
+            request_id=request_id_of(headers),
         ) from None
     if not isinstance(payload, dict):
         raise InvalidResponseError(
             f"The API answered a JSON {type(payload).__name__} where an object was expected.",
             http_status=http_status,
-            request_id=request_id,
+            request_id=request_id_of(headers),
         )
     if _failed(payload) and (enveloped or "status" not in payload):
-        raise error_from_envelope(payload, http_status=http_status, request_id=request_id)
+        raise error_from_envelope(
+            payload, http_status=http_status, request_id=request_id_of(headers)
+        )
     if not enveloped:
         return payload
     if "data" in payload:

@@ -42,6 +42,9 @@ T = TypeVar("T")
 
 TOKEN_PATH = "/api/auth/anonymous-token"  # noqa: S105 - a route, not a secret
 
+#: How many API URLs a transport keeps built (they differ only by session and job ids).
+_URL_CACHE_SIZE = 256
+
 #: Builds a request body afresh for each attempt (a multipart body cannot be sent twice).
 BodyFactory = Callable[[], Any]
 
@@ -80,12 +83,15 @@ def map_client_error(exc: BaseException, *, what: str = "the request") -> NemoEr
 async def read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
     """The whole body, refusing (not buffering) more than ``limit`` bytes."""
     declared = response.content_length
-    if declared is not None and declared > limit:
-        raise InvalidResponseError(
-            f"The server announced a {declared}-byte answer, over the {limit}-byte limit "
-            "(max_body_bytes); refusing to read it.",
-            http_status=response.status,
-        )
+    if declared is not None:
+        if declared > limit:
+            raise InvalidResponseError(
+                f"The server announced a {declared}-byte answer, over the {limit}-byte limit "
+                "(max_body_bytes); refusing to read it.",
+                http_status=response.status,
+            )
+        # The parser stops at the declared length, so one read cannot pass the limit.
+        return await response.read()
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_chunked(1 << 16):
@@ -119,6 +125,7 @@ class HTTPTransport:
         self.credentials = Credentials(config.token, self._acquire_token)
         self._parent: HTTPTransport | None = None
         self.rate_gate = RateGate()
+        self._urls: dict[str, URL] = {}
 
     def derive(self, config: ClientConfig) -> HTTPTransport:
         """A transport with other settings sharing this one's session and token."""
@@ -211,8 +218,14 @@ class HTTPTransport:
 
     def url(self, path: str) -> URL:
         """The absolute URL of an API path."""
-        base = self.config.base_url
-        return base.with_path(base.path.rstrip("/") + path, encoded=False)
+        url = self._urls.get(path)
+        if url is None:
+            base = self.config.base_url
+            url = base.with_path(base.path.rstrip("/") + path, encoded=False)
+            if len(self._urls) >= _URL_CACHE_SIZE:
+                self._urls.clear()  # one path per session: a long batch must not grow it forever
+            self._urls[path] = url
+        return url
 
     async def auth_headers(self) -> dict[str, str]:
         """The ``Authorization`` header for a request to the API's own origin."""
@@ -285,12 +298,20 @@ class HTTPTransport:
         """
         used: list[str | None] = [None]
 
+        credentials = self.credentials
+        gate = self.rate_gate
+
         async def attempt() -> T:
-            await self.rate_gate.wait(policy.sleep)
-            headers = await self._headers(authenticated, client_id_header)
+            if gate.holding:
+                await gate.wait(policy.sleep)
+            token = credentials.current
+            if authenticated and token is not None and not client_id_header:
+                headers = {"Authorization": "Bearer " + token}  # the usual case, with no await
+            else:
+                headers = await self._headers(authenticated, client_id_header)
             if extra_headers:
                 headers.update(extra_headers)
-            used[0] = self.credentials.current if authenticated else None
+            used[0] = credentials.current if authenticated else None
             try:
                 return await send(headers)
             except RateLimitedError as exc:
@@ -303,7 +324,7 @@ class HTTPTransport:
             first: Exception | None = exc
         controller = policy.controller(
             kind,
-            on_auth_failure=lambda exc: self.credentials.invalidate(exc, used[0]),
+            on_auth_failure=lambda exc: credentials.invalidate(exc, used[0]),
             on_missing_client_id=self._new_client_id if client_id_header else None,
         )
         async for retry_attempt in controller:

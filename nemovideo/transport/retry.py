@@ -123,6 +123,11 @@ class RateGate:
         now = asyncio.get_running_loop().time()
         self._until = max(self._until, now + seconds)
 
+    @property
+    def holding(self) -> bool:
+        """Whether a pause is in force now (a cheap check before :meth:`wait`)."""
+        return self._until > 0.0 and self._until > asyncio.get_running_loop().time()
+
     async def wait(self, sleep: Callable[[float], Any]) -> None:
         """Return once no pause is in force (each pause is waited out once, even if ``sleep``
         does not advance the clock, as in time-scaled tests)."""
