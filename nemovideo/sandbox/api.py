@@ -155,13 +155,28 @@ def _check(filename: str | None, head: bytes, size: int, limit: int) -> tuple[st
     return found.kind.value, found.mime
 
 
+#: Uploads up to this size are written on the event loop when nothing else needs a thread.
+_INLINE_BYTES = 256 * 1024
+
+
 async def _store(
     core: Core, filename: str, data: bytes, kind: str, mime: str, source: str
 ) -> MediaRecord:
     media_id = core.new_id("m_", 10)
-    key = f"media/{media_id}/{filename}"
-    await asyncio.to_thread(core.blobs.put, key, data)
-    found = await asyncio.to_thread(media.probe, core.blobs.path(key), kind)
+    # One folder for every upload (a folder per upload would cost a mkdir each time).
+    key = f"media/{media_id}-{filename}"
+    found = media.known_probe(data, kind)
+    if found is not None and len(data) <= _INLINE_BYTES:
+        # A small file whose probe is known: writing it to the page cache is quicker than a
+        # hop to a worker thread and back.
+        core.blobs.put(key, data)
+    else:
+
+        def store_and_probe() -> media.Probe:
+            core.blobs.put(key, data)
+            return media.probe_bytes(data, kind)
+
+        found = await asyncio.to_thread(store_and_probe)
     record = MediaRecord(
         media_id=media_id,
         filename=filename,

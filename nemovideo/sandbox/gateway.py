@@ -167,6 +167,12 @@ async def send_file(
     await response.prepare(request)
     if request.method == "HEAD":
         return response
+    if cut_at is None and size <= _CHUNK:
+        # A small file from the page cache: one read on the loop beats two thread hops.
+        with path.open("rb") as small:
+            await response.write(small.read())
+        await response.write_eof()
+        return response
     sent = 0
     handle = await asyncio.to_thread(path.open, "rb")
     try:

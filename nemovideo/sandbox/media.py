@@ -7,8 +7,11 @@ blocking: the server calls it through ``asyncio.to_thread``.
 
 from __future__ import annotations
 
+import collections
+import hashlib
 import io
 import logging
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +23,16 @@ if TYPE_CHECKING:
 
     Image = npt.NDArray[np.uint8]
 
-__all__ = ["Probe", "decode_still", "encode_image", "gradient", "neutral_image", "probe"]
+__all__ = [
+    "Probe",
+    "decode_still",
+    "encode_image",
+    "gradient",
+    "known_probe",
+    "neutral_image",
+    "probe",
+    "probe_bytes",
+]
 
 logger = logging.getLogger("nemovideo.sandbox")
 
@@ -63,6 +75,46 @@ def probe(source: bytes | Path, kind: str) -> Probe:
     except Exception as exc:  # any FFmpeg failure means "unknown", not "refused"
         logger.info("could not probe an uploaded %s (%s); size left unknown", kind, exc)
         return Probe()
+
+
+#: Probes of recent uploads by content: tests and batches upload the same bytes again and again,
+#: and opening a file with FFmpeg costs far more than hashing it.
+_PROBES: collections.OrderedDict[tuple[bytes, str], Probe] = collections.OrderedDict()
+_PROBE_CACHE_SIZE = 256
+_PROBE_CACHE_MAX_BYTES = 8 * 1024 * 1024
+_probes_lock = threading.Lock()
+
+
+def _probe_key(data: bytes, kind: str) -> tuple[bytes, str]:
+    return hashlib.blake2b(data, digest_size=16).digest(), kind
+
+
+def known_probe(data: bytes, kind: str) -> Probe | None:
+    """The remembered probe of these bytes, if they were probed lately (no FFmpeg call)."""
+    if len(data) > _PROBE_CACHE_MAX_BYTES:
+        return None
+    key = _probe_key(data, kind)
+    with _probes_lock:
+        found = _PROBES.get(key)
+        if found is not None:
+            _PROBES.move_to_end(key)
+        return found
+
+
+def probe_bytes(data: bytes, kind: str) -> Probe:
+    """:func:`probe` of an upload's bytes, remembered by content for small files."""
+    if len(data) > _PROBE_CACHE_MAX_BYTES:
+        return probe(data, kind)
+    found = known_probe(data, kind)
+    if found is not None:
+        return found
+    key = _probe_key(data, kind)
+    found = probe(data, kind)
+    with _probes_lock:
+        _PROBES[key] = found
+        while len(_PROBES) > _PROBE_CACHE_SIZE:
+            _PROBES.popitem(last=False)
+    return found
 
 
 def decode_still(source: bytes | Path) -> Image | None:
