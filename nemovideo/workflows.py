@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -214,8 +214,11 @@ class _Steps:
     ) -> Video:
         client, handler, flow = self.client, self.handler, self.flow
         _emit(handler, Stage.STARTING, message="Creating a session")
-        credits_before = await _quiet(client.credits.get())
-        session = await client.session.create(task_name=task_name, language=language)
+        # The balance is only read (best effort), so it costs no round trip of its own: it is
+        # asked beside the session, and known long before the chat message can spend anything.
+        async with _beside(client.credits.get()) as balance:
+            session = await client.session.create(task_name=task_name, language=language)
+        credits_before = balance.result()
         self.session = session
         await _journal(
             self.journal, flow, "session", session_id=session.session_id, task_id=session.task_id
@@ -285,19 +288,21 @@ async def finish_render(
         _emit(handler, Stage.DOWNLOADING, done, total, "Downloading")
 
     data: bytes | None = None
-    if dest is None:
-        with tempfile.TemporaryDirectory(prefix="nemovideo-") as tmp:
-            saved = await client.render.download(
-                job, Path(tmp) / "video.mp4", on_progress=download_progress
-            )
-            data = saved.read_bytes()
-        path = None
-        size = len(data)
-    else:
-        path = await client.render.download(job, dest, on_progress=download_progress)
-        size = path.stat().st_size
+    # The claim link needs only the session: it is asked while the video downloads.
+    async with _beside(client.session.claim_link(session)) as claim:
+        if dest is None:
+            with tempfile.TemporaryDirectory(prefix="nemovideo-") as tmp:
+                saved = await client.render.download(
+                    job, Path(tmp) / "video.mp4", on_progress=download_progress
+                )
+                data = saved.read_bytes()
+            path = None
+            size = len(data)
+        else:
+            path = await client.render.download(job, dest, on_progress=download_progress)
+            size = path.stat().st_size
+    link = claim.result()
     await _journal(steps.journal, flow, "downloaded", path=str(path) if path else None)
-    link = await _quiet(client.session.claim_link(session))
     # The balance is the account's: only a flow that ran alone can call a drop its own.
     alone = client._flows_running == 1 and client._flows_started == steps.mark
     credits_after = await _quiet(client.credits.get()) if alone else None
@@ -318,6 +323,24 @@ async def finish_render(
         credits_spent=spent,
         summary=state.draft.summary(),
     )
+
+
+@contextlib.asynccontextmanager
+async def _beside(call: Awaitable[T]) -> AsyncIterator[asyncio.Future[T | None]]:
+    """Run a best-effort call (see :func:`_quiet`) beside the block; done when the block ends.
+
+    The block's own requests go on meanwhile, so the call adds no round trip to the flow. If
+    the block fails (or is cancelled), the call is cancelled and the block's error stands.
+    """
+    future = asyncio.ensure_future(_quiet(call))
+    try:
+        yield future
+    except BaseException:
+        future.cancel()
+        with contextlib.suppress(BaseException):
+            await future
+        raise
+    await future
 
 
 async def _quiet(call: Awaitable[T]) -> T | None:

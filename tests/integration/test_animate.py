@@ -10,7 +10,8 @@ from typing import Any
 import av
 import pytest
 
-from nemovideo import NemoClient, Progress, Stage, UnsupportedFileTypeError
+from nemovideo import NemoClient, NemoError, Progress, Stage, UnsupportedFileTypeError
+from nemovideo.sandbox import FaultRule
 
 ASSETS = Path(__file__).resolve().parents[2] / "examples" / "assets"
 
@@ -112,3 +113,46 @@ async def test_cancel_mid_render_leaves_nothing_and_resume_finishes(
     assert out.exists() and probe(out)[0] == "h264"
     assert len(nemo_sandbox.chat_deliveries) == 1  # resume never re-sends the message
     assert journal.pending() == []
+
+
+async def _arrival(log: Any, matches: Any, within: float = 20.0) -> Any:
+    """The first request in ``log()`` that ``matches``, waiting for it to arrive."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while loop.time() < deadline:
+        found = [record for record in log() if matches(record)]
+        if found:
+            return found[0]
+        await asyncio.sleep(0.005)
+    raise AssertionError("the request never arrived")
+
+
+async def test_balance_and_claim_link_add_no_round_trip(
+    nemo_sandbox: Any, sandbox_client: NemoClient, tmp_path: Path
+) -> None:
+    # Each best-effort call is answered a (real) second late. Were it awaited in line, the
+    # request after it would arrive only once it had its answer.
+    nemo_sandbox.faults.add(FaultRule(route="credits", kind="slow", delay=1000, times=1))
+    task = asyncio.ensure_future(sandbox_client.animate(image(), output=tmp_path / "out.mp4"))
+    credits = await _arrival(lambda: nemo_sandbox.requests, lambda r: r.route == "credits")
+    await _arrival(lambda: nemo_sandbox.requests, lambda r: r.route == "session")
+    assert credits.status == 0  # the session was asked for while the balance was on its way
+    await _arrival(lambda: nemo_sandbox.requests, lambda r: r.route == "render_start")
+    nemo_sandbox.faults.add(FaultRule(route="cdn", kind="slow", delay=1000))
+    await _arrival(lambda: nemo_sandbox.requests, lambda r: r.route == "claim")
+    downloads = [r for r in nemo_sandbox.cdn_requests if r.path.startswith("/renders/")]
+    assert downloads and downloads[-1].status == 0  # the link was asked for during the download
+    video = await task
+    assert video.claim_url is not None and video.credits_spent is not None
+    assert video.path is not None and probe(video.path)[0] == "h264"
+
+
+async def test_a_failed_session_cancels_the_balance_read(
+    nemo_sandbox: Any, sandbox_client: NemoClient
+) -> None:
+    nemo_sandbox.faults.add(FaultRule(route="credits", kind="slow", delay=1000))
+    nemo_sandbox.faults.add(FaultRule(route="session", kind="http_error", status=400))
+    with pytest.raises(NemoError):
+        await sandbox_client.animate(image())
+    behind = [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "_quiet"]
+    assert behind == []  # the balance read did not outlive the flow
