@@ -1,4 +1,5 @@
-"""Bytes of uploads and renders, on disk in a private temporary folder, bounded in total size."""
+"""Bytes of uploads and renders, bounded in total size: small ones in memory, the rest on disk
+in a private temporary folder."""
 
 from __future__ import annotations
 
@@ -13,9 +14,16 @@ __all__ = ["BlobStore"]
 #: Key parts that could climb out of the store or alias another key.
 _BAD_PARTS = frozenset({"", ".", ".."})
 
+#: Blobs up to this size stay in memory: creating a file costs far more than keeping them.
+IN_MEMORY_BYTES = 256 * 1024
+
 
 class BlobStore:
-    """Files by key (``media/<id>/<name>``, ``renders/<id>.mp4``), oldest dropped past ``limit``.
+    """Blobs by key (``media/<id>-<name>``, ``renders/<id>.mp4``), oldest dropped past ``limit``.
+
+    :meth:`put` keeps blobs up to :data:`IN_MEMORY_BYTES` in memory and writes larger ones to
+    disk; renders are written to disk by the encoder (:meth:`reserve`, then :meth:`commit`).
+    :meth:`source` gives either form.
 
     The folder is removed by :meth:`close`. Keys are produced by the sandbox, never taken from
     a request path unchecked: :meth:`path` refuses anything that could leave the folder (an
@@ -30,6 +38,7 @@ class BlobStore:
         self.root = Path(self._dir.name).resolve()
         self._root = str(self.root)
         self._folders: set[str] = set()
+        self._memory: dict[str, bytes] = {}
         self._sizes: collections.OrderedDict[str, int] = collections.OrderedDict()
         self._total = 0
 
@@ -55,24 +64,44 @@ class BlobStore:
     def commit(self, key: str) -> int:
         """Account for a file written at :meth:`reserve`'s path; returns its size."""
         size = self.path(key).stat().st_size
-        self._total += size - self._sizes.pop(key, 0)
-        self._sizes[key] = size
-        self._evict()
+        self._memory.pop(key, None)
+        self._account(key, size)
         return size
 
     def put(self, key: str, data: bytes) -> int:
         """Store ``data`` under ``key``; returns its size."""
-        self.reserve(key).write_bytes(data)
-        return self.commit(key)
+        if len(data) > IN_MEMORY_BYTES:
+            self.reserve(key).write_bytes(data)
+            return self.commit(key)
+        path = self.path(key)  # checks the key
+        if key in self._sizes and key not in self._memory:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        self._memory[key] = bytes(data)
+        self._account(key, len(data))
+        return len(data)
+
+    def _account(self, key: str, size: int) -> None:
+        self._total += size - self._sizes.pop(key, 0)
+        self._sizes[key] = size
+        self._evict()
 
     def size(self, key: str) -> int | None:
         """The stored size of ``key``, or ``None`` when it is not (or no longer) stored."""
         return self._sizes.get(key)
 
+    def source(self, key: str) -> bytes | Path | None:
+        """The blob itself when held in memory, else the path of its file; ``None`` if absent."""
+        if key not in self._sizes:
+            return None
+        return self._memory.get(key) or self.path(key)
+
     def read(self, key: str) -> bytes | None:
         """The bytes of ``key``, or ``None``."""
         if key not in self._sizes:
             return None
+        if key in self._memory:
+            return self._memory[key]
         try:
             return self.path(key).read_bytes()
         except FileNotFoundError:
@@ -82,8 +111,9 @@ class BlobStore:
         while self._total > self.limit and len(self._sizes) > 1:
             key, size = self._sizes.popitem(last=False)
             self._total -= size
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.path(key))
+            if self._memory.pop(key, None) is None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path(key))
 
     @property
     def total_bytes(self) -> int:
@@ -93,6 +123,7 @@ class BlobStore:
     def close(self) -> None:
         """Remove the folder and everything in it."""
         self._folders.clear()
+        self._memory.clear()
         self._sizes.clear()
         self._total = 0
         self._dir.cleanup()

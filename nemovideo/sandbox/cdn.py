@@ -22,7 +22,10 @@ async def media_file(request: web.Request) -> web.StreamResponse:
     size = core.blobs.size(key) if key is not None else None
     if record is None or key is None or size is None:
         raise web.HTTPNotFound(text="Not Found")
-    return await send_file(request, core.blobs.path(key), size, record.mime)
+    source = core.blobs.source(key)
+    if source is None:
+        raise web.HTTPNotFound(text="Not Found")
+    return await send_file(request, source, size, record.mime)
 
 
 async def render_file(request: web.Request) -> web.StreamResponse:

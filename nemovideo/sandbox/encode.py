@@ -43,11 +43,12 @@ class RenderCancelledError(Exception):
 
 @attrs.frozen
 class Visual:
-    """A picture on the timeline: ``source`` is a local file, or ``None`` for a neutral frame."""
+    """A picture on the timeline: ``source`` is a file or its bytes, or ``None`` for a neutral
+    frame."""
 
     start_ms: int
     duration_ms: int
-    source: Path | None
+    source: bytes | Path | None
     direction: int = 0
 
 
@@ -111,7 +112,7 @@ def plan_from_draft(
     *,
     height: int,
     fps: int,
-    resolve: Callable[[str], Path | None],
+    resolve: Callable[[str], bytes | Path | None],
 ) -> RenderPlan:
     """A render plan for ``draft``; ``resolve`` maps a segment's ``src`` to a local file."""
     visuals: list[Visual] = []
@@ -208,7 +209,7 @@ def _video_frames(plan: RenderPlan) -> Iterator[Image]:
     import av
     import numpy as np
 
-    stills: dict[Path | None, _Still] = {}
+    stills: dict[bytes | Path | None, _Still] = {}
     black = np.zeros((plan.height, plan.width, 3), np.uint8)
     for index in range(plan.frame_count):
         t_ms = index * 1000 / plan.fps

@@ -7,9 +7,11 @@ truncate or drop a body on purpose.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -152,9 +154,10 @@ def gateway(*, cdn: bool) -> Middleware:
 
 
 async def send_file(
-    request: web.Request, path: Path, size: int, content_type: str
+    request: web.Request, source: bytes | Path, size: int, content_type: str
 ) -> web.StreamResponse:
-    """Stream a stored file with its ``Content-Length``; honours ``truncate``/``drop_mid_body``."""
+    """Send a stored blob (bytes or a file) with its ``Content-Length``; honours ``truncate`` and
+    ``drop_mid_body``."""
     rule = current().fault
     cut_at: int | None = None
     if rule is not None and rule.kind in ("truncate", "drop_mid_body"):
@@ -167,14 +170,21 @@ async def send_file(
     await response.prepare(request)
     if request.method == "HEAD":
         return response
-    if cut_at is None and size <= _CHUNK:
-        # A small file from the page cache: one read on the loop beats two thread hops.
-        with path.open("rb") as small:
-            await response.write(small.read())
+    if cut_at is None and (isinstance(source, bytes) or size <= _CHUNK):
+        # A blob held in memory, or a small file from the page cache: one write on the loop
+        # beats a hop to a worker thread for every read.
+        if isinstance(source, Path):
+            with source.open("rb") as small:
+                source = small.read()
+        await response.write(source)
         await response.write_eof()
         return response
+    handle: BinaryIO
+    if isinstance(source, bytes):
+        handle = io.BytesIO(source)
+    else:
+        handle = await asyncio.to_thread(source.open, "rb")
     sent = 0
-    handle = await asyncio.to_thread(path.open, "rb")
     try:
         while chunk := await asyncio.to_thread(handle.read, _CHUNK):
             if rule is not None and cut_at is not None and sent + len(chunk) >= cut_at:

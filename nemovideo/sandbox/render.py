@@ -36,8 +36,8 @@ def _json(body: dict[str, Any], status: int = 200) -> web.Response:
     return web.json_response(body, status=status)
 
 
-def resolve_source(core: Core, url: str) -> Path | None:
-    """The stored file behind a media URL of this sandbox's CDN, or ``None``."""
+def resolve_source(core: Core, url: str) -> bytes | Path | None:
+    """The stored blob (its bytes or its file) behind a media URL of this sandbox's CDN."""
     if not core.cdn_url or not url.startswith(core.cdn_url + "/"):
         return None
     parts = [unquote(p) for p in urlsplit(url).path.split("/") if p]
@@ -47,9 +47,7 @@ def resolve_source(core: Core, url: str) -> Path | None:
         key = record.blob_key if record is not None else None
     elif len(parts) == 2 and parts[0] == "renders":
         key = f"renders/{parts[1]}"
-    if key is None or core.blobs.size(key) is None:
-        return None
-    return core.blobs.path(key)
+    return None if key is None else core.blobs.source(key)
 
 
 def _may_export(request: web.Request, token: TokenRecord) -> None:
