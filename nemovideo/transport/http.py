@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import aiohttp
+from aiohttp import ClientMiddlewareType
 from yarl import URL
 
 from nemovideo.protocol.envelope import decode_answer
@@ -126,6 +127,7 @@ class HTTPTransport:
         self._parent: HTTPTransport | None = None
         self.rate_gate = RateGate()
         self._urls: dict[str, URL] = {}
+        self._chains: dict[bool, tuple[ClientMiddlewareType, ...]] = {}
 
     def derive(self, config: ClientConfig) -> HTTPTransport:
         """A transport with other settings sharing this one's session and token."""
@@ -162,14 +164,38 @@ class HTTPTransport:
                 timeout=aiohttp.ClientTimeout(
                     total=cfg.timeouts.request, sock_connect=cfg.timeouts.connect
                 ),
-                middlewares=(
-                    AttributionMiddleware(cfg.base_url, cfg.attribution),
-                    LoggingMiddleware(),
-                ),
+                middlewares=self._middlewares(with_logging=True),
                 raise_for_status=False,
                 trust_env=False,
             )
         return self._session
+
+    def _middlewares(self, *, with_logging: bool) -> tuple[ClientMiddlewareType, ...]:
+        """The attribution middleware, then (when asked) the logging one.
+
+        The session carries both. The SDK's own requests name their chain each time and leave
+        the logging middleware out while ``nemovideo.http`` does not log at DEBUG: aiohttp
+        wraps every middleware in two coroutines per request, a cost worth skipping.
+        """
+        cached = self._chains.get(with_logging)
+        if cached is None:
+            attribution = AttributionMiddleware(self.config.base_url, self.config.attribution)
+            cached = (attribution, LoggingMiddleware()) if with_logging else (attribution,)
+            self._chains[with_logging] = cached
+        return cached
+
+    def request_middlewares(self) -> tuple[ClientMiddlewareType, ...] | None:
+        """The middlewares for one request now: logging only while DEBUG is on.
+
+        ``None`` (the session's own) for a session the caller supplied: its middlewares are
+        the caller's to choose.
+        """
+        root = self
+        while root._parent is not None:
+            root = root._parent
+        if not root._owns_session:
+            return None
+        return self._middlewares(with_logging=logger.isEnabledFor(logging.DEBUG))
 
     async def close(self) -> None:
         """Close the session (idempotent)."""
@@ -359,7 +385,13 @@ class HTTPTransport:
             extra["timeout"] = aiohttp.ClientTimeout(total=timeout, sock_connect=connect)
         try:
             async with session.request(
-                method, url, headers=headers, json=json, data=data, **extra
+                method,
+                url,
+                headers=headers,
+                json=json,
+                data=data,
+                middlewares=self.request_middlewares(),
+                **extra,
             ) as response:
                 payload = await read_capped(response, self.config.max_body_bytes)
                 return decode_answer(
@@ -417,7 +449,11 @@ class HTTPTransport:
     ) -> aiohttp.ClientResponse:
         try:
             response = await self.session().post(
-                self.url(path), json=json, headers=headers, timeout=client_timeout
+                self.url(path),
+                json=json,
+                headers=headers,
+                timeout=client_timeout,
+                middlewares=self.request_middlewares(),
             )
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             raise map_client_error(exc, what=what) from None

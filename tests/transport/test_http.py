@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import os
 import stat
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+import aiohttp
 import pytest
-from aiohttp import web
+from aiohttp import ClientHandlerType, ClientRequest, ClientResponse, web
 
 from nemovideo import (
     AuthenticationError,
@@ -336,3 +338,41 @@ async def test_with_options_shares_connections_but_honours_a_new_token(
     tokens = [s.headers["Authorization"] for s in api.seen]
     assert tokens == [f"Bearer {SECRET}", "Bearer nmv_usr_other", f"Bearer {SECRET}"]
     assert other._transport.session() is client._transport.session()
+
+
+async def test_requests_are_logged_at_debug_and_only_then(
+    api: FakeAPI, client: NemoClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    api.json("GET", CREDITS, ok({"available": 1, "frozen": 0, "total": 1}))
+
+    def logged() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "nemovideo.http"]
+
+    caplog.set_level(logging.INFO, logger="nemovideo.http")
+    await client.credits.get()
+    assert logged() == []
+    caplog.set_level(logging.DEBUG, logger="nemovideo.http")  # switched on while running
+    await client.credits.get()
+    assert len(logged()) == 1
+    assert logged()[0].startswith(f"GET 127.0.0.1{CREDITS} -> 200 (")
+    assert SECRET not in logged()[0]
+
+
+async def test_a_supplied_session_keeps_its_own_middlewares(api: FakeAPI, tmp_path: Path) -> None:
+    api.json("GET", CREDITS, ok({"available": 1, "frozen": 0, "total": 1}))
+    marks: list[str] = []
+
+    async def mark(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        marks.append(request.url.path)
+        request.headers["X-Skill-Source"] = "from-my-session"
+        return await handler(request)
+
+    async with aiohttp.ClientSession(middlewares=(mark,)) as session:
+        client = NemoClient(
+            api.url, token=SECRET, session=session, client_id_path=tmp_path / "cid",
+            journal_path=None,
+        )  # fmt: skip
+        async with client:
+            await client.credits.get()
+    assert marks == [CREDITS]
+    assert api.seen[0].headers["X-Skill-Source"] == "from-my-session"
