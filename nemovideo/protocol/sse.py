@@ -229,18 +229,19 @@ class SSEDecoder:
     def _process_simple(self, buf: bytes, events: list[ServerSentEvent]) -> bytes:
         """Dispatch a leading run of one-line ``data: ...`` events in bulk; return what is left.
 
-        The usual stream (ADK's) is nothing but ``data: <json>`` and a blank line. When a count
-        of line feeds proves that every complete block in ``buf`` has exactly that shape, one
-        decode, one split and one ``map`` build the events, with no Python code run per event.
+        The usual stream (ADK's) is nothing but ``data: <json>`` and a blank line. When no line
+        feed is left inside the values split on ``"\n\ndata: "``, every complete block in ``buf``
+        has exactly that shape, and one decode, one split and one ``map`` build the events, with
+        no Python code run per event.
         """
         end = buf.rfind(b"\n\n") + 2
         if end < 2 or (end > self._max and max(map(len, buf[:end].split(b"\n\n"))) >= self._max):
             return buf
         # Decoding the whole run at once is exact: the separators are ASCII.
         values = buf[6 : end - 2].decode("utf-8", "replace").split("\n\ndata: ")
-        # Each separator holds two LFs and the run ends with two: any other LF means some block
-        # is not one `data: ` line, and the general path takes the whole buffer.
-        if buf.count(b"\n", 0, end) != 2 * len(values):
+        # An LF left inside a value means some block is not one `data: ` line: the general path
+        # takes the whole buffer. (Joining and a memchr scan cost a quarter of counting LFs.)
+        if "\n" in "".join(values):
             return buf
         ids = self._id_buffer
         self._last_event_id = ids
