@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from collections.abc import AsyncIterator, Callable
@@ -127,32 +128,44 @@ async def test_tls_is_verified_by_default(tmp_path: Path) -> None:
         await runner.cleanup()
 
 
-def _hostile(handler: Callable[[web.Request], Any]) -> web.Application:
+@contextlib.asynccontextmanager
+async def _hostile(handler: Callable[[web.Request], Any]) -> AsyncIterator[str]:
+    """A server answering every path with ``handler``; yields its URL."""
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handler)
-    return app
+    runner, url = await _serve(app)
+    try:
+        yield url
+    finally:
+        await runner.cleanup()
+
+
+async def _flood(
+    request: web.Request, response: web.StreamResponse, first: bytes, filler: bytes, times: int
+) -> web.StreamResponse:
+    """Send ``first``, then ``filler`` ``times`` times or until the client hangs up."""
+    await response.prepare(request)
+    try:
+        await response.write(first)
+        for _ in range(times):
+            await response.write(filler)
+    except (ConnectionError, RuntimeError):
+        pass
+    return response
 
 
 async def test_endless_sse_line_is_bounded(tmp_path: Path) -> None:
     async def endless(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        await response.write(b"data: ")
-        try:
-            for _ in range(10_000):
-                await response.write(b"x" * 65536)
-        except (ConnectionError, RuntimeError):
-            pass
-        return response
+        return await _flood(request, response, b"data: ", b"x" * 65536, 10_000)
 
-    runner, url = await _serve(_hostile(endless))
-    try:
-        async with NemoClient(url, token=SECRET, client_id_path=tmp_path / "c",
-                              max_event_bytes=1 << 20) as client:  # fmt: skip
-            with pytest.raises(InvalidResponseError, match="max_event_bytes"):
-                await client.chat.send("1", "hello")
-    finally:
-        await runner.cleanup()
+    async with (
+        _hostile(endless) as url,
+        NemoClient(url, token=SECRET, client_id_path=tmp_path / "c",
+                   max_event_bytes=1 << 20) as client,
+    ):  # fmt: skip
+        with pytest.raises(InvalidResponseError, match="max_event_bytes"):
+            await client.chat.send("1", "hello")
 
 
 async def test_endless_json_body_and_huge_content_length_are_refused(tmp_path: Path) -> None:
@@ -160,26 +173,18 @@ async def test_endless_json_body_and_huge_content_length_are_refused(tmp_path: P
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         if request.path.endswith("huge"):
             response.content_length = 10**12
-        await response.prepare(request)
-        try:
-            await response.write(b'{"code": 0, "data": "')
-            for _ in range(10_000):
-                await response.write(b"y" * 65536)
-        except (ConnectionError, RuntimeError):
-            pass
-        return response
+        return await _flood(request, response, b'{"code": 0, "data": "', b"y" * 65536, 10_000)
 
-    runner, url = await _serve(_hostile(endless))
-    try:
-        async with NemoClient(url, token=SECRET, client_id_path=tmp_path / "c",
-                              max_body_bytes=1 << 20) as client:  # fmt: skip
-            with pytest.raises(InvalidResponseError, match="max_body_bytes"):
-                await client.credits.get()
-            transport = client._transport
-            with pytest.raises(InvalidResponseError, match="limit"):
-                await transport.request("GET", "/huge", kind=transport_kind())
-    finally:
-        await runner.cleanup()
+    async with (
+        _hostile(endless) as url,
+        NemoClient(url, token=SECRET, client_id_path=tmp_path / "c",
+                   max_body_bytes=1 << 20) as client,
+    ):  # fmt: skip
+        with pytest.raises(InvalidResponseError, match="max_body_bytes"):
+            await client.credits.get()
+        transport = client._transport
+        with pytest.raises(InvalidResponseError, match="limit"):
+            await transport.request("GET", "/huge", kind=transport_kind())
 
 
 def transport_kind() -> Any:
@@ -190,27 +195,20 @@ def transport_kind() -> Any:
 
 async def test_download_larger_than_announced_and_hostile_job_id(tmp_path: Path) -> None:
     async def oversized(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse()
-        await response.prepare(request)  # no Content-Length: the job's size is the only bound
-        try:
-            for _ in range(64):
-                await response.write(b"z" * 65536)
-        except (ConnectionError, RuntimeError):
-            pass
-        return response
+        # No Content-Length: the job's size is the only bound.
+        return await _flood(request, web.StreamResponse(), b"", b"z" * 65536, 64)
 
-    runner, url = await _serve(_hostile(oversized))
     dest = tmp_path / "out"
     dest.mkdir()
-    try:
-        async with NemoClient(url, token=SECRET, client_id_path=tmp_path / "c",
-                              retry=fast_retry()) as client:  # fmt: skip
-            job = RenderJob(id="../../escape", status=RenderStatus.COMPLETED,
-                            url=f"{url}/x.mp4", size=1000)  # fmt: skip
-            with pytest.raises(NemoError, match="more than"):
-                await client.render.download(job, dest)
-    finally:
-        await runner.cleanup()
+    async with (
+        _hostile(oversized) as url,
+        NemoClient(url, token=SECRET, client_id_path=tmp_path / "c",
+                   retry=fast_retry()) as client,
+    ):  # fmt: skip
+        job = RenderJob(id="../../escape", status=RenderStatus.COMPLETED,
+                        url=f"{url}/x.mp4", size=1000)  # fmt: skip
+        with pytest.raises(NemoError, match="more than"):
+            await client.render.download(job, dest)
     assert list(tmp_path.rglob("*escape*")) == []
     assert list(dest.iterdir()) == []
     assert not (tmp_path.parent / "escape.mp4").exists()
