@@ -91,8 +91,10 @@ async def read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
                 "(max_body_bytes); refusing to read it.",
                 http_status=response.status,
             )
-        # The parser stops at the declared length, so one read cannot pass the limit.
-        return await response.read()
+        if response.headers.get("Content-Encoding", "identity").strip().lower() == "identity":
+            # The parser stops at the declared length, so one read cannot pass the limit. (A
+            # compressed body can expand past it: that is counted chunk by chunk below.)
+            return await response.read()
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_chunked(1 << 16):

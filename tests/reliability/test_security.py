@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import logging
 import ssl
 from collections.abc import AsyncIterator, Callable
@@ -222,3 +223,24 @@ async def test_hostile_job_id_stays_inside_destination(
     assert "/" not in _safe_name("../../etc/passwd")
     assert _safe_name("..") == "__"
     await asyncio.sleep(0)
+
+
+async def test_a_small_compressed_answer_cannot_expand_past_the_cap(tmp_path: Path) -> None:
+    # 2 MiB of JSON gzipped into a few KiB: its Content-Length is far under the cap, and only
+    # counting what the decompressor gives back keeps it bounded.
+    inflated = b'{"code": 0, "data": "' + b"a" * (2 << 20) + b'"}'
+    body = gzip.compress(inflated)
+
+    async def bomb(request: web.Request) -> web.Response:
+        return web.Response(
+            body=body, headers={"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        )
+
+    async with (
+        _hostile(bomb) as url,
+        NemoClient(url, token=SECRET, client_id_path=tmp_path / "c",
+                   max_body_bytes=1 << 20) as client,
+    ):  # fmt: skip
+        assert len(body) < 1 << 20
+        with pytest.raises(InvalidResponseError, match="grew past"):
+            await client.credits.get()
