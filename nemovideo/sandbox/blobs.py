@@ -17,6 +17,9 @@ _BAD_PARTS = frozenset({"", ".", ".."})
 #: Blobs up to this size stay in memory: creating a file costs far more than keeping them.
 IN_MEMORY_BYTES = 256 * 1024
 
+#: At most this much is held in memory; past it, small blobs go to disk like the others.
+MEMORY_LIMIT = 256 * 1024 * 1024
+
 
 class BlobStore:
     """Blobs by key (``media/<id>-<name>``, ``renders/<id>.mp4``), oldest dropped past ``limit``.
@@ -39,6 +42,7 @@ class BlobStore:
         self._root = str(self.root)
         self._folders: set[str] = set()
         self._memory: dict[str, bytes] = {}
+        self._memory_total = 0
         self._sizes: collections.OrderedDict[str, int] = collections.OrderedDict()
         self._total = 0
 
@@ -64,22 +68,32 @@ class BlobStore:
     def commit(self, key: str) -> int:
         """Account for a file written at :meth:`reserve`'s path; returns its size."""
         size = self.path(key).stat().st_size
-        self._memory.pop(key, None)
+        self._forget(key)
         self._account(key, size)
         return size
 
     def put(self, key: str, data: bytes) -> int:
         """Store ``data`` under ``key``; returns its size."""
-        if len(data) > IN_MEMORY_BYTES:
+        held = len(self._memory.get(key, b""))
+        if len(data) > IN_MEMORY_BYTES or self._memory_total - held + len(data) > MEMORY_LIMIT:
             self.reserve(key).write_bytes(data)
             return self.commit(key)
         path = self.path(key)  # checks the key
         if key in self._sizes and key not in self._memory:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
+        self._memory_total += len(data) - held
         self._memory[key] = bytes(data)
         self._account(key, len(data))
         return len(data)
+
+    def _forget(self, key: str) -> bool:
+        """Drop ``key``'s bytes from memory; True when it was held there."""
+        data = self._memory.pop(key, None)
+        if data is None:
+            return False
+        self._memory_total -= len(data)
+        return True
 
     def _account(self, key: str, size: int) -> None:
         self._total += size - self._sizes.pop(key, 0)
@@ -94,7 +108,8 @@ class BlobStore:
         """The blob itself when held in memory, else the path of its file; ``None`` if absent."""
         if key not in self._sizes:
             return None
-        return self._memory.get(key) or self.path(key)
+        held = self._memory.get(key)
+        return held if held is not None else self.path(key)
 
     def read(self, key: str) -> bytes | None:
         """The bytes of ``key``, or ``None``."""
@@ -111,7 +126,7 @@ class BlobStore:
         while self._total > self.limit and len(self._sizes) > 1:
             key, size = self._sizes.popitem(last=False)
             self._total -= size
-            if self._memory.pop(key, None) is None:
+            if not self._forget(key):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.path(key))
 
@@ -124,6 +139,7 @@ class BlobStore:
         """Remove the folder and everything in it."""
         self._folders.clear()
         self._memory.clear()
+        self._memory_total = 0
         self._sizes.clear()
         self._total = 0
         self._dir.cleanup()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from nemovideo.sandbox import blobs as blobs_module
 from nemovideo.sandbox.blobs import IN_MEMORY_BYTES, BlobStore
 
 
@@ -64,3 +65,20 @@ def test_close_removes_the_folder() -> None:
     root = blobs.root
     blobs.close()
     assert not root.exists()
+
+
+def test_memory_is_bounded_and_empty_blobs_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(blobs_module, "MEMORY_LIMIT", 10)
+    blobs = BlobStore(limit=1000)
+    try:
+        blobs.put("media/m_1-a.png", b"12345678")
+        blobs.put("media/m_2-b.png", b"12345678")  # 16 bytes > 10: this one goes to disk
+        assert blobs.source("media/m_1-a.png") == b"12345678"
+        second = blobs.source("media/m_2-b.png")
+        assert isinstance(second, Path) and second.read_bytes() == b"12345678"
+        blobs.put("media/m_1-a.png", b"")  # rewriting frees the memory it held
+        assert blobs.source("media/m_1-a.png") == b""
+        blobs.put("media/m_3-c.png", b"123456789")
+        assert blobs.source("media/m_3-c.png") == b"123456789"
+    finally:
+        blobs.close()
