@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from harness import TOKEN, Result, spawn
+from harness import TOKEN, Result, spawn, turns
 
 from nemovideo import NemoClient
 
@@ -282,9 +282,8 @@ def run_flows_benchmark(quick: bool, reuse_renders: bool = True) -> Result:
             # Two flows side by side, nothing else running: their wall time is the flow's own
             # critical path (round trips made one after the other), without any queueing.
             lone = {side: _lone_wall(child.first, folder, side) for side in runs}
-            for index in range(rounds):
-                for side in ("sdk", "bare") if index % 2 == 0 else ("bare", "sdk"):
-                    runs[side].append(_measure(child.pipe, child.first, side, flows, folder))
+            for side, _ in turns(("sdk", "bare"), rounds):
+                runs[side].append(_measure(child.pipe, child.first, side, flows, folder))
     finally:
         child.stop()
     per_flow = statistics.median(r.requests for r in runs["sdk"]) / flows

@@ -12,7 +12,7 @@ import math
 import multiprocessing
 import os
 import statistics
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -31,6 +31,7 @@ __all__ = [
     "peak_rss_tracker",
     "run_in_child",
     "spawn",
+    "turns",
 ]
 
 #: The bearer token every benchmark client sends (a loopback server, never a real account).
@@ -80,6 +81,17 @@ class Result:
         return asdict(self)
 
 
+def turns(names: Sequence[str], rounds: int, warmup: int = 0) -> Iterator[tuple[str, bool]]:
+    """Each side's turn, alternating the order every round (A, B, B, A, ...).
+
+    Yields ``(name, counted)``: ``counted`` is False during the ``warmup`` rounds, whose
+    results are discarded.
+    """
+    for index in range(warmup + rounds):
+        for name in names if index % 2 == 0 else names[::-1]:
+            yield name, index >= warmup
+
+
 def interleave(
     sides: dict[str, Callable[[], float]], rounds: int, warmup: int = 1
 ) -> dict[str, Timing]:
@@ -88,14 +100,11 @@ def interleave(
     Each callable returns its own measurement (elapsed seconds, MB/s ...), so it can leave
     set-up out of the figure. ``warmup`` rounds run first and are discarded.
     """
-    names = list(sides)
-    timings = {name: Timing() for name in names}
-    for index in range(warmup + rounds):
-        order = names if index % 2 == 0 else names[::-1]
-        for name in order:
-            value = sides[name]()
-            if index >= warmup:
-                timings[name].samples.append(value)
+    timings = {name: Timing() for name in sides}
+    for name, counted in turns(list(sides), rounds, warmup):
+        value = sides[name]()
+        if counted:
+            timings[name].samples.append(value)
     return timings
 
 
@@ -103,14 +112,11 @@ async def interleave_async(
     sides: dict[str, Callable[[], Awaitable[float]]], rounds: int, warmup: int = 1
 ) -> dict[str, Timing]:
     """:func:`interleave` for coroutines, in the running event loop."""
-    names = list(sides)
-    timings = {name: Timing() for name in names}
-    for index in range(warmup + rounds):
-        order = names if index % 2 == 0 else names[::-1]
-        for name in order:
-            value = await sides[name]()
-            if index >= warmup:
-                timings[name].samples.append(value)
+    timings = {name: Timing() for name in sides}
+    for name, counted in turns(list(sides), rounds, warmup):
+        value = await sides[name]()
+        if counted:
+            timings[name].samples.append(value)
     return timings
 
 

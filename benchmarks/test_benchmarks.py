@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import run
-from harness import Result, format_markdown, format_table, peak_rss_tracker
+from harness import Result, format_markdown, format_table, peak_rss_tracker, turns
 from run import ALL_KEYS, main
 
 pytestmark = pytest.mark.benchmark
@@ -52,3 +52,14 @@ def test_a_broken_benchmark_is_reported_and_fails_even_the_quick_mode(
     assert "ERROR" in format_table(rows)
     assert "| P4 | (did not run to the end) | error |" in format_markdown(rows)
     assert main(["--quick", "--only", "P4", "--json", str(tmp_path / "out.json")]) == 1
+
+
+def test_turns_alternate_the_order_and_mark_the_warmup() -> None:
+    assert list(turns(("a", "b"), rounds=2, warmup=1)) == [
+        ("a", False),
+        ("b", False),
+        ("b", True),
+        ("a", True),
+        ("a", True),
+        ("b", True),
+    ]

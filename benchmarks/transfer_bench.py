@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from harness import TOKEN, Result, peak_rss_tracker, run_in_child
+from harness import TOKEN, Result, peak_rss_tracker, run_in_child, turns
 
 from nemovideo import NemoClient
 from nemovideo.protocol.models import RenderJob, RenderStatus
@@ -133,10 +133,8 @@ def _row(key: str, workload: str, samples: dict[str, list[tuple[float, float, fl
 
 def _interleaved(kind: str, url: str, arg: Any, folder: str, rounds: int) -> dict[str, Any]:
     samples: dict[str, list[tuple[float, float, float]]] = {"sdk": [], "bare": []}
-    for index in range(rounds):
-        order = ("sdk", "bare") if index % 2 == 0 else ("bare", "sdk")
-        for side in order:
-            samples[side].append(run_in_child(_measure, kind, side, url, arg, folder))
+    for side, _ in turns(("sdk", "bare"), rounds):
+        samples[side].append(run_in_child(_measure, kind, side, url, arg, folder))
     return samples
 
 
