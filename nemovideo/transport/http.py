@@ -130,6 +130,8 @@ class HTTPTransport:
         self.rate_gate = RateGate()
         self._urls: dict[str, URL] = {}
         self._chains: dict[bool, tuple[ClientMiddlewareType, ...]] = {}
+        # Whether the SDK chooses each request's middlewares: not on a session the caller gave.
+        self._sdk_session = session is None
 
     def derive(self, config: ClientConfig) -> HTTPTransport:
         """A transport with other settings sharing this one's session and token."""
@@ -140,6 +142,7 @@ class HTTPTransport:
             child.credentials = self.credentials  # the same token: share it (and its refresh)
         child.rate_gate = self.rate_gate
         child._client_id = self._client_id
+        child._sdk_session = self._sdk_session
         return child
 
     def __repr__(self) -> str:
@@ -192,10 +195,7 @@ class HTTPTransport:
         ``None`` (the session's own) for a session the caller supplied: its middlewares are
         the caller's to choose.
         """
-        root = self
-        while root._parent is not None:
-            root = root._parent
-        if not root._owns_session:
+        if not self._sdk_session:
             return None
         return self._middlewares(with_logging=logger.isEnabledFor(logging.DEBUG))
 
@@ -343,7 +343,7 @@ class HTTPTransport:
             try:
                 return await send(headers)
             except RateLimitedError as exc:
-                self.rate_gate.block(policy.wait_for_rate_limit(exc.retry_after))
+                gate.block(policy.wait_for_rate_limit(exc.retry_after))
                 raise
 
         try:
