@@ -13,6 +13,7 @@ from aiohttp import BodyPartReader, web
 from nemovideo.protocol.errors import FileTooLargeError, UnsupportedFileTypeError
 from nemovideo.protocol.files import HEAD_BYTES, check_upload, type_from_name
 from nemovideo.sandbox import media
+from nemovideo.sandbox.blobs import IN_MEMORY_BYTES
 from nemovideo.sandbox.core import CORE, TOKEN_LIFETIME, ApiError, Core
 from nemovideo.sandbox.store import MediaRecord, SessionRecord, TokenRecord, empty_draft
 
@@ -155,21 +156,18 @@ def _check(filename: str | None, head: bytes, size: int, limit: int) -> tuple[st
     return found.kind.value, found.mime
 
 
-#: Uploads up to this size are written on the event loop when nothing else needs a thread.
-_INLINE_BYTES = 256 * 1024
-
-
 async def _store(
     core: Core, filename: str, data: bytes, kind: str, mime: str, source: str
 ) -> MediaRecord:
     media_id = core.new_id("m_", 10)
     # One folder for every upload (a folder per upload would cost a mkdir each time).
     key = f"media/{media_id}-{filename}"
-    found = media.known_probe(data, kind)
-    if found is not None and len(data) <= _INLINE_BYTES:
-        # A small file whose probe is known: writing it to the page cache is quicker than a
-        # hop to a worker thread and back.
+    if len(data) <= IN_MEMORY_BYTES:
+        # Kept in memory: stored on the loop, and only an unknown probe needs FFmpeg's thread.
         core.blobs.put(key, data)
+        found = media.known_probe(data, kind)
+        if found is None:
+            found = await asyncio.to_thread(media.probe_bytes, data, kind)
     else:
 
         def store_and_probe() -> media.Probe:

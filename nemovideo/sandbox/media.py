@@ -89,11 +89,7 @@ def _probe_key(data: bytes, kind: str) -> tuple[bytes, str]:
     return hashlib.blake2b(data, digest_size=16).digest(), kind
 
 
-def known_probe(data: bytes, kind: str) -> Probe | None:
-    """The remembered probe of these bytes, if they were probed lately (no FFmpeg call)."""
-    if len(data) > _PROBE_CACHE_MAX_BYTES:
-        return None
-    key = _probe_key(data, kind)
+def _remembered(key: tuple[bytes, str]) -> Probe | None:
     with _probes_lock:
         found = _PROBES.get(key)
         if found is not None:
@@ -101,19 +97,25 @@ def known_probe(data: bytes, kind: str) -> Probe | None:
         return found
 
 
+def known_probe(data: bytes, kind: str) -> Probe | None:
+    """The remembered probe of these bytes, if they were probed lately (no FFmpeg call)."""
+    if len(data) > _PROBE_CACHE_MAX_BYTES:
+        return None
+    return _remembered(_probe_key(data, kind))
+
+
 def probe_bytes(data: bytes, kind: str) -> Probe:
     """:func:`probe` of an upload's bytes, remembered by content for small files."""
     if len(data) > _PROBE_CACHE_MAX_BYTES:
         return probe(data, kind)
-    found = known_probe(data, kind)
-    if found is not None:
-        return found
     key = _probe_key(data, kind)
-    found = probe(data, kind)
-    with _probes_lock:
-        _PROBES[key] = found
-        while len(_PROBES) > _PROBE_CACHE_SIZE:
-            _PROBES.popitem(last=False)
+    found = _remembered(key)
+    if found is None:
+        found = probe(data, kind)
+        with _probes_lock:
+            _PROBES[key] = found
+            while len(_PROBES) > _PROBE_CACHE_SIZE:
+                _PROBES.popitem(last=False)
     return found
 
 
