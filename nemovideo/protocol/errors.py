@@ -192,7 +192,7 @@ def _code_of(value: object) -> int | None:
         value = int(value)
     if isinstance(value, str):
         text = value.strip()
-        value = int(text) if text.lstrip("-").isdigit() and len(text) < 12 else None
+        value = int(text) if text.lstrip("-").isdecimal() and len(text) < 12 else None
     return value if isinstance(value, int) and value != 0 else None
 
 

@@ -198,6 +198,10 @@ def test_codes_as_strings_and_odd_values() -> None:
     assert type(odd) is APIStatusError
     assert "strange" in odd.message
     assert type(error_from_response(500, body({"code": True}))) is ServerError
+    # Digits int() refuses (a superscript two) are not a code; decimal digits of any script are.
+    superscript = error_from_envelope({"code": "\u00b2", "msg": "odd"})
+    assert type(superscript) is APIStatusError and superscript.code is None
+    assert type(error_from_envelope({"code": "\u0661\u0660\u0660\u0662"})) is SessionNotFoundError
 
 
 def test_str_and_repr() -> None:
