@@ -53,10 +53,8 @@ if TYPE_CHECKING:
     )
     from nemovideo.protocol.events import (
         ChatEvent,
-        ChatReply,
         ErrorEvent,
         HeartbeatEvent,
-        ReplyAccumulator,
         StateDeltaEvent,
         TextEvent,
         ThoughtEvent,
@@ -78,6 +76,7 @@ if TYPE_CHECKING:
         UploadedFile,
         UploadResult,
     )
+    from nemovideo.protocol.reply import ChatReply, ReplyAccumulator
     from nemovideo.results import Progress, Stage, Video
     from nemovideo.transport.config import Attribution, ClientConfig, Timeouts
     from nemovideo.transport.retry import RequestKind, RetryPolicy
@@ -91,7 +90,7 @@ _EXPORTS: dict[str, str] = {
     "Attribution": "nemovideo.transport.config",
     "AuthenticationError": "nemovideo.protocol.errors",
     "ChatEvent": "nemovideo.protocol.events",
-    "ChatReply": "nemovideo.protocol.events",
+    "ChatReply": "nemovideo.protocol.reply",
     "ClaimLink": "nemovideo.protocol.models",
     "ClientConfig": "nemovideo.transport.config",
     "ConfigurationError": "nemovideo.protocol.errors",
@@ -117,7 +116,7 @@ _EXPORTS: dict[str, str] = {
     "RenderFailedError": "nemovideo.protocol.errors",
     "RenderJob": "nemovideo.protocol.models",
     "RenderStatus": "nemovideo.protocol.models",
-    "ReplyAccumulator": "nemovideo.protocol.events",
+    "ReplyAccumulator": "nemovideo.protocol.reply",
     "RequestKind": "nemovideo.transport.retry",
     "RetryPolicy": "nemovideo.transport.retry",
     "Segment": "nemovideo.protocol.draft",

@@ -30,9 +30,10 @@ from nemovideo.protocol.errors import (
     NemoError,
     StreamDisconnectedError,
 )
-from nemovideo.protocol.events import ChatEvent, ChatReply
+from nemovideo.protocol.events import ChatEvent
 from nemovideo.protocol.intents import Intent, route
 from nemovideo.protocol.models import Credits, RenderJob, SessionState, UploadResult
+from nemovideo.protocol.reply import ChatReply
 from nemovideo.results import Progress, ProgressHandler, Stage, report_progress
 
 if TYPE_CHECKING:

@@ -1,42 +1,12 @@
-"""One exception tree for everything the SDK raises, and the pure mapping from answers to it.
+"""One exception tree for everything the SDK raises.
 
-Every error says what went wrong *and what to do about it*. Nothing here does I/O: the
-transport hands over a status, headers and body bytes, and gets back the right exception.
-The classes are defined in :mod:`nemovideo.protocol.error_types` and exported from here.
+Every error says what went wrong *and what to do about it*. How an answer (status, headers,
+body) becomes one of these is :mod:`nemovideo.protocol.envelope`'s job.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import re
-from collections.abc import Mapping
-from typing import Any
-
-from nemovideo.protocol.error_types import (
-    ACCEPTED_EXTENSIONS,
-    AgentError,
-    APIConnectionError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    ConfigurationError,
-    ExportBlockedError,
-    FileTooLargeError,
-    GenerationFailedError,
-    InsufficientCreditsError,
-    InvalidResponseError,
-    MissingClientIdError,
-    NemoError,
-    PermissionDeniedError,
-    RateLimitedError,
-    RenderFailedError,
-    ServerError,
-    SessionNotFoundError,
-    StreamDisconnectedError,
-    UnsupportedFileTypeError,
-    clip,
-)
+from typing import Any, ClassVar
 
 __all__ = [
     "ACCEPTED_EXTENSIONS",
@@ -60,231 +30,312 @@ __all__ = [
     "SessionNotFoundError",
     "StreamDisconnectedError",
     "UnsupportedFileTypeError",
-    "error_from_code",
-    "error_from_envelope",
-    "error_from_response",
-    "parse_retry_after",
-    "request_id_of",
+    "clip",
 ]
 
-for _cls in (
-    APIConnectionError,
-    APIStatusError,
-    APITimeoutError,
-    AgentError,
-    AuthenticationError,
-    ConfigurationError,
-    ExportBlockedError,
-    FileTooLargeError,
-    InsufficientCreditsError,
-    InvalidResponseError,
-    MissingClientIdError,
-    NemoError,
-    PermissionDeniedError,
-    RateLimitedError,
-    RenderFailedError,
-    ServerError,
-    SessionNotFoundError,
-    StreamDisconnectedError,
-    UnsupportedFileTypeError,
-):
-    # Tracebacks and pickles name the public module, not where the class happens to live.
-    _cls.__module__ = __name__
+#: Extensions the API accepts (API.md "Files"), plus HEIC advertised by the image-to-video product.
+ACCEPTED_EXTENSIONS: tuple[str, ...] = (
+    "mp4", "mov", "avi", "webm", "mkv",
+    "jpg", "jpeg", "png", "gif", "webp", "heic",
+    "mp3", "wav", "m4a", "aac",
+)  # fmt: skip
 
-_CODE_CLASSES: dict[int, type[APIStatusError]] = {
-    1001: AuthenticationError,
-    1002: SessionNotFoundError,
-    2001: InsufficientCreditsError,
-    4001: UnsupportedFileTypeError,
-    4002: FileTooLargeError,
-}
-
-_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
-    400: MissingClientIdError,
-    401: AuthenticationError,
-    402: ExportBlockedError,
-    403: PermissionDeniedError,
-    404: SessionNotFoundError,
-    429: RateLimitedError,
-}
-
-_TITLE = re.compile(rb"<(title|h1)[^>]*>(.*?)</\1", re.IGNORECASE | re.DOTALL)
-_TAG = re.compile(r"<[^>]*>")
+MAX_MESSAGE = 300  # characters of a server's text kept in a message (HTML pages can be huge)
 
 
-def _class_for(code: int | None, http_status: int | None) -> type[APIStatusError]:
-    for number in (code, http_status):
-        if number is None:
-            continue
-        cls = _CODE_CLASSES.get(number) or _STATUS_CLASSES.get(number)
-        if cls is None and 500 <= number <= 599:
-            cls = ServerError
-        if cls is not None:
-            return cls
-    return APIStatusError
+class NemoError(Exception):
+    """Base of every error the SDK raises.
 
-
-def _build(
-    code: int | None,
-    http_status: int | None,
-    message: str,
-    request_id: str | None,
-    retry_after: float | None,
-) -> APIStatusError:
-    cls = _class_for(code, http_status)
-    if cls is MissingClientIdError and message and "client" not in message.lower():
-        # Only the token request needs a client id; any other 400 is a plain refusal.
-        cls = APIStatusError
-    hint = cls.default_hint
-    if cls is RateLimitedError and retry_after is not None:
-        hint = f"Rate limited by the NemoVideo API; wait {retry_after:g} s and try again."
-    if not hint:
-        what = f"HTTP {http_status}" if http_status is not None else f"code {code}"
-        hint = f"The NemoVideo API refused the request ({what})."
-    if message and message not in hint:
-        message = f"{hint} (server said: {message})"
-    kw: dict[str, Any] = {"code": code, "http_status": http_status, "request_id": request_id}
-    if cls is RateLimitedError:
-        kw["retry_after"] = retry_after
-    return cls(message or hint, **kw)
-
-
-def error_from_code(
-    code: int,
-    message: str = "",
-    *,
-    http_status: int | None = None,
-    request_id: str | None = None,
-    retry_after: float | None = None,
-) -> APIStatusError:
-    """The exception for an API ``code`` (or an HTTP status used as one), with a hint.
-
-    Example:
-        >>> error_from_code(2001, "balance 0").code
-        2001
+    Attributes:
+        message: what happened and what to do about it.
+        code: the API's numeric ``code`` (1001, 2001, ...) or ``None``.
+        http_status: the HTTP status of the answer, when there was one.
+        request_id: the server's request id (``X-Request-Id``), when it sent one.
     """
-    return _build(code, http_status, clip(message), request_id, retry_after)
 
+    default_hint: ClassVar[str] = ""
 
-def _message_of(body: Mapping[str, Any], depth: int = 0) -> str:
-    for key in ("message", "msg", "detail", "error", "errorMessage", "error_message"):
-        value = body.get(key)
-        if isinstance(value, str) and value.strip():
-            return clip(value)
-        if isinstance(value, Mapping) and depth == 0:
-            inner = _message_of(value, 1)
-            if inner:
-                return inner
-        if isinstance(value, list) and value:
-            # FastAPI validation errors: [{"loc": [...], "msg": "...", ...}, ...]
-            items = [v.get("msg") if isinstance(v, Mapping) else v for v in value[:3]]
-            texts = [t for t in items if isinstance(t, str) and t]
-            if texts:
-                return clip("; ".join(texts))
-    return ""
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        code: int | None = None,
+        http_status: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        text = message or self.default_hint or self.__class__.__name__
+        super().__init__(text)
+        self.message = text
+        self.code = code
+        self.http_status = http_status
+        self.request_id = request_id
 
+    def __str__(self) -> str:
+        parts = [self.message]
+        extra = []
+        if self.code is not None:
+            extra.append(f"code {self.code}")
+        if self.http_status is not None:
+            extra.append(f"HTTP {self.http_status}")
+        if self.request_id:
+            extra.append(f"request id {self.request_id}")
+        if extra:
+            parts.append(f"[{', '.join(extra)}]")
+        return " ".join(parts)
 
-def _code_of(value: object) -> int | None:
-    """A JSON ``code`` as a number, ``None`` when absent, zero or not a number."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, str):
-        text = value.strip()
-        value = int(text) if text.lstrip("-").isdecimal() and len(text) < 12 else None
-    return value if isinstance(value, int) and value != 0 else None
-
-
-def _header(headers: Mapping[str, str], *names: str) -> str | None:
-    for name in names:
-        value = headers.get(name)
-        if value:
-            return value
-    # A plain dict is case-sensitive; aiohttp's CIMultiDict is not. Handle both.
-    wanted = {n.lower() for n in names}
-    for key, value in headers.items():
-        if isinstance(key, str) and key.lower() in wanted and value:
-            return value
-    return None
-
-
-def request_id_of(headers: Mapping[str, str], body: object = None) -> str | None:
-    """The server's request id: the ``X-Request-Id`` header, else a ``request_id`` in the body."""
-    found = _header(headers, "X-Request-Id", "Request-Id")
-    if found is None and isinstance(body, Mapping):
-        value = body.get("request_id") or body.get("requestId")
-        found = value if isinstance(value, str) and value else None
-    return found[:200] if found else None
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds only; dates are ignored)."""
-    if not value:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None
-    if not math.isfinite(seconds) or seconds < 0:
-        return None
-    return seconds
-
-
-def _loads(body: bytes) -> object:
-    try:
-        return json.loads(body) if body else None
-    except (ValueError, RecursionError):
-        return None
-
-
-def _text_of(body: bytes) -> str:
-    """What a non-JSON body says: an HTML page's title, or the text itself."""
-    if body.lstrip()[:1] == b"<":
-        match = _TITLE.search(body[:65536])
-        if match is None:
-            return ""
-        return clip(_TAG.sub(" ", match.group(2).decode("utf-8", "replace")))
-    return clip(body[:4096].decode("utf-8", "replace"))
-
-
-def error_from_response(
-    http_status: int,
-    body: bytes,
-    headers: Mapping[str, str] | None = None,
-) -> NemoError:
-    """Map a non-2xx answer (JSON envelope, FastAPI ``detail``, HTML page, nothing) to an error.
-
-    Example:
-        >>> error_from_response(429, b"", {"Retry-After": "3"}).retry_after
-        3.0
-    """
-    headers = headers or {}
-    parsed = _loads(body)
-    request_id = request_id_of(headers, parsed)
-    retry_after = parse_retry_after(_header(headers, "Retry-After"))
-    code: int | None = None
-    if isinstance(parsed, Mapping):
-        message = _message_of(parsed)
-        code = _code_of(parsed.get("code"))
-    else:
-        message = _text_of(body)
-    if http_status == 404 and code is None and "session" not in message.lower():
-        # A 404 that is not about a session is a wrong URL, not a missing session.
-        return APIStatusError(
-            f"Not found: {message or 'the endpoint does not exist'}; check NEMO_API_URL.",
-            http_status=http_status,
-            request_id=request_id,
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.message!r}, code={self.code!r}, "
+            f"http_status={self.http_status!r}, request_id={self.request_id!r})"
         )
-    return _build(code, http_status, message, request_id, retry_after)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only constructors do not pickle by default; errors cross process pools.
+        return (_rebuild, (type(self), self.message, self.__dict__.copy()))
 
 
-def error_from_envelope(
-    body: Mapping[str, Any],
-    *,
-    http_status: int | None = None,
-    request_id: str | None = None,
-) -> APIStatusError:
-    """The exception for a ``{"code": <non-zero>, ...}`` envelope."""
-    request_id = request_id or request_id_of({}, body)
-    return _build(_code_of(body.get("code")), http_status, _message_of(body), request_id, None)
+def _rebuild(cls: type[NemoError], message: str, state: dict[str, Any]) -> NemoError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, message)
+    err.__dict__.update(state)
+    return err
+
+
+class ConfigurationError(NemoError, ValueError):
+    """The SDK was given settings or input it cannot use (a bad URL, a missing file, ...)."""
+
+
+class InvalidResponseError(NemoError):
+    """The server answered something that is not the documented protocol."""
+
+
+class APIStatusError(NemoError):
+    """The API refused a request with an error the SDK has no more specific class for."""
+
+
+class AuthenticationError(APIStatusError):
+    """Code 1001: the token is invalid or expired."""
+
+    default_hint = (
+        "The NemoVideo token is invalid or expired. Unset NEMO_TOKEN to use an anonymous token, "
+        "or set a fresh one."
+    )
+
+
+class SessionNotFoundError(APIStatusError):
+    """Code 1002: the session does not exist (or belongs to another token)."""
+
+    default_hint = "The session was not found. Start a new one with client.session.create()."
+
+
+class InsufficientCreditsError(APIStatusError):
+    """Code 2001: not enough credits for the work asked for.
+
+    Attributes:
+        link: where to register (anonymous users) or top up.
+    """
+
+    default_hint = (
+        "Out of credits for this work. Anonymous users: register to get more "
+        "(client.session.claim_link() gives a link that keeps this work); registered users: "
+        "top up your balance."
+    )
+
+    def __init__(self, message: str = "", *, link: str | None = None, **kw: Any) -> None:
+        self.link = link
+        if link and link not in message:
+            base = message or self.default_hint
+            message = f"{base} Register or top up at {link}"
+        super().__init__(message, **kw)
+
+
+class UnsupportedFileTypeError(APIStatusError, ValueError):
+    """Code 4001: the file type is not accepted. Checked locally before uploading."""
+
+    default_hint = "Unsupported file type. Accepted: " + ", ".join(ACCEPTED_EXTENSIONS) + "."
+
+
+class FileTooLargeError(APIStatusError, ValueError):
+    """Code 4002: the file is larger than the upload limit. Checked locally before uploading.
+
+    Attributes:
+        limit: the limit in bytes, when known.
+    """
+
+    default_hint = "The file is larger than the upload limit (200 MB)."
+
+    def __init__(self, message: str = "", *, limit: int | None = None, **kw: Any) -> None:
+        self.limit = limit
+        super().__init__(message, **kw)
+
+
+class MissingClientIdError(APIStatusError):
+    """HTTP 400: the anonymous-token request had no ``X-Client-Id``."""
+
+    default_hint = "The request lacked an X-Client-Id header; the SDK creates one and retries."
+
+
+class ExportBlockedError(APIStatusError):
+    """HTTP 402: export is blocked on the free plan (a tier issue, not credits)."""
+
+    default_hint = (
+        "Export is blocked on the free plan: register to unlock export "
+        "(client.session.claim_link() gives a link that keeps this work)."
+    )
+
+
+class PermissionDeniedError(APIStatusError):
+    """HTTP 403: the token lacks the scope this request needs."""
+
+    default_hint = "The token lacks the scope for this request (read, write, upload or render)."
+
+
+class RateLimitedError(APIStatusError):
+    """HTTP 429: too many requests.
+
+    Attributes:
+        retry_after: seconds the server asked to wait, when it said.
+    """
+
+    default_hint = "Rate limited by the NemoVideo API; wait and try again."
+
+    def __init__(self, message: str = "", *, retry_after: float | None = None, **kw: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kw)
+
+
+class ServerError(APIStatusError):
+    """HTTP 5xx: the service failed. Reads are retried; work-creating requests are not."""
+
+    default_hint = "The NemoVideo service had an internal error; try again later."
+
+
+class RenderFailedError(NemoError):
+    """A render job ended as ``failed`` (after the one documented re-submission).
+
+    Attributes:
+        job_id: the id of the last job tried.
+    """
+
+    default_hint = "The render failed on the server."
+
+    def __init__(self, message: str = "", *, job_id: str | None = None, **kw: Any) -> None:
+        self.job_id = job_id
+        super().__init__(message, **kw)
+
+
+class GenerationFailedError(NemoError):
+    """The chat turn ended but the draft never became exportable (nothing to render).
+
+    Attributes:
+        session_id: the session, to inspect with ``client.state.get()``.
+    """
+
+    default_hint = (
+        "The generation produced no timeline. Check client.state.get(session_id) and ask again "
+        "with a new message."
+    )
+
+    def __init__(self, message: str = "", *, session_id: str | None = None, **kw: Any) -> None:
+        self.session_id = session_id
+        super().__init__(message, **kw)
+
+
+class AgentError(NemoError):
+    """The backend's agent reported a failure inside the chat stream, and the turn gave nothing.
+
+    The message was delivered and may have changed the session: look at the state before
+    doing anything else. To try again, send a *new* message (say what to do differently);
+    never re-send the same one blindly, as work that did run would be charged twice.
+
+    Attributes:
+        error_code: the agent's own error code (``errorCode``, or the exception type), if any.
+        session_id: the chat's session, when known.
+    """
+
+    default_hint = (
+        "The NemoVideo agent reported a failure. Check client.state.get(session_id) to see what "
+        "changed, then try again with a new message rather than re-sending the same one."
+    )
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        error_code: str | None = None,
+        session_id: str | None = None,
+        **kw: Any,
+    ) -> None:
+        self.error_code = error_code
+        self.session_id = session_id
+        if message and message not in self.default_hint:
+            message = (
+                f"The NemoVideo agent reported a failure: {clip(message)}. Check "
+                "client.state.get(session_id) to see what changed, then try again with a new "
+                "message rather than re-sending the same one."
+            )
+        super().__init__(message, **kw)
+
+
+class APIConnectionError(NemoError):
+    """The network failed before a complete answer arrived.
+
+    Attributes:
+        request_sent: ``False`` when the request certainly never reached the server (the
+            connection could not be opened), so even a work-creating request is safe to repeat.
+    """
+
+    default_hint = "Could not reach the NemoVideo API; check the network and NEMO_API_URL."
+
+    def __init__(self, message: str = "", *, request_sent: bool | None = None, **kw: Any) -> None:
+        self.request_sent = request_sent
+        super().__init__(message, **kw)
+
+
+class APITimeoutError(APIConnectionError):
+    """A request or stream took longer than its timeout allows."""
+
+    default_hint = "The NemoVideo API did not answer in time."
+
+
+class StreamDisconnectedError(APIConnectionError):
+    """The chat stream broke before the server closed it.
+
+    The SDK never re-sends a chat message (that would run and charge the work twice).
+
+    Attributes:
+        delivered: ``True`` when the server had accepted the message (the answer had started),
+            ``False`` when it certainly never arrived, ``None`` when that cannot be known.
+        session_id: the chat's session, to poll with ``client.state.get()``.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        delivered: bool | None = None,
+        session_id: str | None = None,
+        **kw: Any,
+    ) -> None:
+        self.delivered = delivered
+        self.session_id = session_id
+        if not message:
+            if delivered:
+                message = (
+                    "The chat stream broke after the message was delivered; the work goes on "
+                    "server-side. Do not send it again: poll client.state.get(session_id)."
+                )
+            elif delivered is False:
+                message = "The chat message was not delivered; it is safe to send it again."
+            else:
+                message = (
+                    "The chat stream broke and it is unknown whether the message arrived. "
+                    "Check client.state.get(session_id) before sending it again."
+                )
+        super().__init__(message, **kw)
+
+
+def clip(text: str) -> str:
+    """Whitespace folded and the length capped at ``MAX_MESSAGE`` characters, for messages."""
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"

@@ -1,48 +1,25 @@
-"""Typed chat events, read from the ``data`` of the chat stream, and the reply they add up to.
+"""Typed chat events, read from the ``data`` of the chat stream.
 
 The chat stream (``POST /run_sse``) sends one JSON object per server-sent event: an ADK Event
 (``content.parts[]`` with ``text``, ``functionCall``, ``functionResponse``; ``partial``,
 ``turnComplete``, ``errorCode`` ...), a ``{"error": "..."}`` object for exceptions in the agent,
 or, in a retracted reference, ``{"type": "text" | "tool_call" | "tool_result" | "heartbeat"}``.
-:func:`parse_event_data` turns any of them into typed events and never raises;
-:class:`ReplyAccumulator` folds the events of one turn into a :class:`ChatReply`.
-
-Example:
-    >>> acc = ReplyAccumulator()
-    >>> for data in ('{"content": {"parts": [{"text": "Hel"}]}, "partial": true}',
-    ...              '{"content": {"parts": [{"text": "lo"}]}, "partial": true}',
-    ...              '{"content": {"parts": [{"text": "Hello."}]}}'):
-    ...     for event in parse_event_data(data):
-    ...         acc.add(event)
-    >>> str(acc.result())
-    'Hello.'
+:func:`parse_event_data` turns any of them into typed events and never raises.
+:class:`~nemovideo.protocol.reply.ReplyAccumulator` folds the events of one turn into a
+:class:`~nemovideo.protocol.reply.ChatReply`.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeAlias
 
-from nemovideo.protocol.event_types import (
-    ChatEvent,
-    ErrorEvent,
-    HeartbeatEvent,
-    StateDeltaEvent,
-    TextEvent,
-    ThoughtEvent,
-    ToolCallEvent,
-    ToolResultEvent,
-    TurnCompleteEvent,
-    UnknownEvent,
-)
-from nemovideo.protocol.reply import ChatReply, ReplyAccumulator
+import attrs
 
 __all__ = [
     "ChatEvent",
-    "ChatReply",
     "ErrorEvent",
     "HeartbeatEvent",
-    "ReplyAccumulator",
     "StateDeltaEvent",
     "TextEvent",
     "ThoughtEvent",
@@ -52,6 +29,101 @@ __all__ = [
     "UnknownEvent",
     "parse_event_data",
 ]
+
+
+@attrs.frozen
+class TextEvent:
+    """Reply text. ``partial`` chunks are later repeated whole by one non-partial event.
+
+    Attributes:
+        text: the text of this part.
+        partial: ``True`` for a streaming chunk, ``False`` for a complete message.
+        author: the ADK agent that wrote it, when given.
+        event_id: the ADK event ``id``; shared by partial chunks and their final event, and
+            not unique per message, so never a key for de-duplication on its own.
+    """
+
+    text: str
+    partial: bool = False
+    author: str | None = None
+    event_id: str | None = None
+
+
+@attrs.frozen
+class ThoughtEvent:
+    """Internal reasoning of the model (a part with ``"thought": true``): never reply text."""
+
+    text: str
+
+
+@attrs.frozen
+class ToolCallEvent:
+    """The agent called a tool (``functionCall``), e.g. ``generate_video`` with its arguments."""
+
+    name: str
+    args: dict[str, Any] = attrs.field(factory=dict, hash=False)
+    call_id: str | None = None
+
+
+@attrs.frozen
+class ToolResultEvent:
+    """A tool's answer (``functionResponse``); internal, never shown as text."""
+
+    name: str
+    response: Any = attrs.field(default=None, hash=False)
+    call_id: str | None = None
+
+
+@attrs.frozen
+class HeartbeatEvent:
+    """An explicit keep-alive object (``{"type": "heartbeat"}``): keep waiting."""
+
+
+@attrs.frozen
+class ErrorEvent:
+    """A failure reported inside the stream.
+
+    Attributes:
+        message: what the server said (``error`` or ``errorMessage``).
+        code: ``errorCode`` of an ADK event, or the ``error_type`` of an ``{"error": ...}``
+            object, when given.
+    """
+
+    message: str
+    code: str | None = None
+
+
+@attrs.frozen
+class StateDeltaEvent:
+    """An event that only changed session state (``actions.stateDelta``), no content."""
+
+    delta: dict[str, Any] = attrs.field(factory=dict, hash=False)
+
+
+@attrs.frozen
+class TurnCompleteEvent:
+    """The agent finished its turn (``turnComplete``). The stream closes soon after."""
+
+
+@attrs.frozen
+class UnknownEvent:
+    """Data that is not JSON or not a recognised shape, kept as it came."""
+
+    raw: str
+
+
+#: Every event :func:`~nemovideo.protocol.events.parse_event_data` can give.
+ChatEvent: TypeAlias = (
+    TextEvent
+    | ThoughtEvent
+    | ToolCallEvent
+    | ToolResultEvent
+    | HeartbeatEvent
+    | ErrorEvent
+    | StateDeltaEvent
+    | TurnCompleteEvent
+    | UnknownEvent
+)
 
 
 _raw_decode = json.JSONDecoder().raw_decode

@@ -1,6 +1,15 @@
 """Folding the events of one chat turn into the reply a person reads.
 
-Public home: :mod:`nemovideo.protocol.events` (re-exported there with the events).
+Example:
+    >>> from nemovideo.protocol.events import parse_event_data
+    >>> acc = ReplyAccumulator()
+    >>> for data in ('{"content": {"parts": [{"text": "Hel"}]}, "partial": true}',
+    ...              '{"content": {"parts": [{"text": "lo"}]}, "partial": true}',
+    ...              '{"content": {"parts": [{"text": "Hello."}]}}'):
+    ...     for event in parse_event_data(data):
+    ...         acc.add(event)
+    >>> str(acc.result())
+    'Hello.'
 """
 
 from __future__ import annotations
@@ -10,7 +19,7 @@ import re
 import attrs
 
 from nemovideo.protocol.errors import AgentError
-from nemovideo.protocol.event_types import (
+from nemovideo.protocol.events import (
     ChatEvent,
     ErrorEvent,
     StateDeltaEvent,

@@ -23,11 +23,10 @@ from nemovideo.protocol.errors import (
 )
 from nemovideo.protocol.events import (
     ChatEvent,
-    ChatReply,
     HeartbeatEvent,
-    ReplyAccumulator,
     parse_event_data,
 )
+from nemovideo.protocol.reply import ChatReply, ReplyAccumulator
 from nemovideo.protocol.sse import SSEDecoder
 from nemovideo.transport.http import HTTPTransport
 from nemovideo.transport.retry import RetryPolicy

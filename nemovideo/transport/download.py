@@ -18,11 +18,11 @@ from typing import BinaryIO
 import aiohttp
 from yarl import URL
 
+from nemovideo.protocol.envelope import error_from_response
 from nemovideo.protocol.errors import (
     APIConnectionError,
     ConfigurationError,
     InvalidResponseError,
-    error_from_response,
 )
 from nemovideo.transport.http import map_client_error, read_capped
 

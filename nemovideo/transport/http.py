@@ -20,7 +20,7 @@ import aiohttp
 from aiohttp import ClientMiddlewareType
 from yarl import URL
 
-from nemovideo.protocol.envelope import decode_answer
+from nemovideo.protocol.envelope import decode_answer, error_from_response
 from nemovideo.protocol.errors import (
     APIConnectionError,
     APITimeoutError,
@@ -28,7 +28,6 @@ from nemovideo.protocol.errors import (
     InvalidResponseError,
     NemoError,
     RateLimitedError,
-    error_from_response,
 )
 from nemovideo.transport.auth import Credentials, load_or_create_client_id
 from nemovideo.transport.config import ClientConfig

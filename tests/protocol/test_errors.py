@@ -8,6 +8,13 @@ import pickle
 import pytest
 
 from nemovideo.protocol import errors
+from nemovideo.protocol.envelope import (
+    error_from_code,
+    error_from_envelope,
+    error_from_response,
+    parse_retry_after,
+    request_id_of,
+)
 from nemovideo.protocol.errors import (
     AgentError,
     APIConnectionError,
@@ -28,11 +35,6 @@ from nemovideo.protocol.errors import (
     SessionNotFoundError,
     StreamDisconnectedError,
     UnsupportedFileTypeError,
-    error_from_code,
-    error_from_envelope,
-    error_from_response,
-    parse_retry_after,
-    request_id_of,
 )
 
 

@@ -9,10 +9,8 @@ import pytest
 from nemovideo.protocol.errors import AgentError
 from nemovideo.protocol.events import (
     ChatEvent,
-    ChatReply,
     ErrorEvent,
     HeartbeatEvent,
-    ReplyAccumulator,
     StateDeltaEvent,
     TextEvent,
     ThoughtEvent,
@@ -22,6 +20,7 @@ from nemovideo.protocol.events import (
     UnknownEvent,
     parse_event_data,
 )
+from nemovideo.protocol.reply import ChatReply, ReplyAccumulator
 from nemovideo.protocol.sse import SSEDecoder
 
 # The sample from API.md "The chat stream", with the trimmed fields ("...") left out.
