@@ -27,8 +27,7 @@ from nemovideo._version import __version__
 
 if TYPE_CHECKING:
     from nemovideo.client import NemoClient
-    from nemovideo.journal import FlowRecord, Journal
-    from nemovideo.protocol.draft import Draft, Segment, Track, TrackType
+    from nemovideo.protocol.draft import Draft
     from nemovideo.protocol.errors import (
         AgentError,
         APIConnectionError,
@@ -77,9 +76,13 @@ if TYPE_CHECKING:
         UploadResult,
     )
     from nemovideo.protocol.reply import ChatReply, ReplyAccumulator
-    from nemovideo.results import Progress, Stage, Video
+    from nemovideo.protocol.tracks import Segment, Track, TrackType
     from nemovideo.transport.config import Attribution, ClientConfig, Timeouts
     from nemovideo.transport.retry import RequestKind, RetryPolicy
+    from nemovideo.workflows.batch import AnimateItem, Batch, BatchResult, BatchSummary
+    from nemovideo.workflows.conversation import Turn
+    from nemovideo.workflows.journal import FlowRecord, Journal
+    from nemovideo.workflows.results import Progress, Stage, Video
 
 #: Where each public name lives.
 _EXPORTS: dict[str, str] = {
@@ -87,8 +90,12 @@ _EXPORTS: dict[str, str] = {
     "APIStatusError": "nemovideo.protocol.errors",
     "APITimeoutError": "nemovideo.protocol.errors",
     "AgentError": "nemovideo.protocol.errors",
+    "AnimateItem": "nemovideo.workflows.batch",
     "Attribution": "nemovideo.transport.config",
     "AuthenticationError": "nemovideo.protocol.errors",
+    "Batch": "nemovideo.workflows.batch",
+    "BatchResult": "nemovideo.workflows.batch",
+    "BatchSummary": "nemovideo.workflows.batch",
     "ChatEvent": "nemovideo.protocol.events",
     "ChatReply": "nemovideo.protocol.reply",
     "ClaimLink": "nemovideo.protocol.models",
@@ -99,19 +106,19 @@ _EXPORTS: dict[str, str] = {
     "ErrorEvent": "nemovideo.protocol.events",
     "ExportBlockedError": "nemovideo.protocol.errors",
     "FileTooLargeError": "nemovideo.protocol.errors",
-    "FlowRecord": "nemovideo.journal",
+    "FlowRecord": "nemovideo.workflows.journal",
     "GenerationFailedError": "nemovideo.protocol.errors",
     "GuiTranslation": "nemovideo.protocol.gui",
     "HeartbeatEvent": "nemovideo.protocol.events",
     "InsufficientCreditsError": "nemovideo.protocol.errors",
     "Intent": "nemovideo.protocol.intents",
     "InvalidResponseError": "nemovideo.protocol.errors",
-    "Journal": "nemovideo.journal",
+    "Journal": "nemovideo.workflows.journal",
     "MissingClientIdError": "nemovideo.protocol.errors",
     "NemoClient": "nemovideo.client",
     "NemoError": "nemovideo.protocol.errors",
     "PermissionDeniedError": "nemovideo.protocol.errors",
-    "Progress": "nemovideo.results",
+    "Progress": "nemovideo.workflows.results",
     "RateLimitedError": "nemovideo.protocol.errors",
     "RenderFailedError": "nemovideo.protocol.errors",
     "RenderJob": "nemovideo.protocol.models",
@@ -119,12 +126,12 @@ _EXPORTS: dict[str, str] = {
     "ReplyAccumulator": "nemovideo.protocol.reply",
     "RequestKind": "nemovideo.transport.retry",
     "RetryPolicy": "nemovideo.transport.retry",
-    "Segment": "nemovideo.protocol.draft",
+    "Segment": "nemovideo.protocol.tracks",
     "ServerError": "nemovideo.protocol.errors",
     "Session": "nemovideo.protocol.models",
     "SessionNotFoundError": "nemovideo.protocol.errors",
     "SessionState": "nemovideo.protocol.models",
-    "Stage": "nemovideo.results",
+    "Stage": "nemovideo.workflows.results",
     "StateDeltaEvent": "nemovideo.protocol.events",
     "StreamDisconnectedError": "nemovideo.protocol.errors",
     "TextEvent": "nemovideo.protocol.events",
@@ -132,14 +139,15 @@ _EXPORTS: dict[str, str] = {
     "Timeouts": "nemovideo.transport.config",
     "ToolCallEvent": "nemovideo.protocol.events",
     "ToolResultEvent": "nemovideo.protocol.events",
-    "Track": "nemovideo.protocol.draft",
-    "TrackType": "nemovideo.protocol.draft",
+    "Track": "nemovideo.protocol.tracks",
+    "TrackType": "nemovideo.protocol.tracks",
+    "Turn": "nemovideo.workflows.conversation",
     "TurnCompleteEvent": "nemovideo.protocol.events",
     "UnknownEvent": "nemovideo.protocol.events",
     "UnsupportedFileTypeError": "nemovideo.protocol.errors",
     "UploadResult": "nemovideo.protocol.models",
     "UploadedFile": "nemovideo.protocol.models",
-    "Video": "nemovideo.results",
+    "Video": "nemovideo.workflows.results",
     "parse_event_data": "nemovideo.protocol.events",
     "route": "nemovideo.protocol.intents",
     "translate_gui_talk": "nemovideo.protocol.gui",
@@ -150,8 +158,12 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AgentError",
+    "AnimateItem",
     "Attribution",
     "AuthenticationError",
+    "Batch",
+    "BatchResult",
+    "BatchSummary",
     "ChatEvent",
     "ChatReply",
     "ClaimLink",
@@ -197,6 +209,7 @@ __all__ = [
     "ToolResultEvent",
     "Track",
     "TrackType",
+    "Turn",
     "TurnCompleteEvent",
     "UnknownEvent",
     "UnsupportedFileTypeError",

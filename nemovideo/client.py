@@ -1,4 +1,5 @@
-"""`NemoClient`: the entry point. One aiohttp session, six sub-clients, the product workflows."""
+"""`NemoClient`: the entry point. One aiohttp session, six sub-clients, and the product workflows
+(:mod:`nemovideo.workflows`) as methods."""
 
 from __future__ import annotations
 
@@ -21,12 +22,13 @@ from nemovideo.resources import (
 )
 from nemovideo.transport.config import ClientConfig
 from nemovideo.transport.http import HTTPTransport
+from nemovideo.workflows.host import FlowAccounting
 
 if TYPE_CHECKING:
-    from nemovideo.batch import AnimateItem, Batch, BatchResult
-    from nemovideo.conversation import Turn
-    from nemovideo.journal import Journal
-    from nemovideo.results import Video
+    from nemovideo.workflows.batch import AnimateItem, Batch, BatchResult
+    from nemovideo.workflows.conversation import Turn
+    from nemovideo.workflows.journal import Journal
+    from nemovideo.workflows.results import Video
 
 __all__ = ["NemoClient"]
 
@@ -71,15 +73,12 @@ class NemoClient:
         config = ClientConfig.resolve(
             base_url=base_url, token=token, client_id=client_id, web_url=web_url, **settings
         )
-        self._init(HTTPTransport(config, session=session))
+        self._init(HTTPTransport(config, session=session), FlowAccounting())
 
-    def _init(self, transport: HTTPTransport) -> None:
+    def _init(self, transport: HTTPTransport, flows: FlowAccounting) -> None:
         self._transport = transport
         self._journal: Journal | None = None
-        # animate() flows on this client, so that a balance drop is only credited to a flow
-        # that ran alone.
-        self._flows_started = 0
-        self._flows_running = 0
+        self._flows = flows
         self.session = SessionResource(transport)
         self.upload = UploadResource(transport)
         self.chat = ChatResource(transport)
@@ -98,15 +97,22 @@ class NemoClient:
         return self._transport.client_id
 
     def with_options(self, **changes: Any) -> NemoClient:
-        """A client with some settings changed, sharing this one's connections and token.
+        """A client with some settings changed, sharing this one's connections, token and flow
+        accounting.
 
         Example:
             >>> patient = client.with_options(retry=RetryPolicy(max_retries=5))  # doctest: +SKIP
         """
         config = attrs.evolve(self.config, **changes)
         clone = NemoClient.__new__(NemoClient)
-        clone._init(self._transport.derive(config))
+        clone._init(self._transport.derive(config), self._flows)
         return clone
+
+    @property
+    def flows(self) -> FlowAccounting:
+        """The ``animate`` flows running on this client and its clones (one account's balance
+        is credited to a flow only when it ran alone)."""
+        return self._flows
 
     def __repr__(self) -> str:
         return f"<NemoClient {self.config.base_url} {self._transport.credentials!r}>"
@@ -143,7 +149,7 @@ class NemoClient:
         prompt: str | None = None,
         **options: Any,
     ) -> Video:
-        """Turn one image into an animated MP4: see :func:`nemovideo.workflows.animate`.
+        """Turn one image into an animated MP4: see :func:`nemovideo.workflows.animate.animate`.
 
         Raises:
             UnsupportedFileTypeError: the image's type was refused before upload.
@@ -153,7 +159,7 @@ class NemoClient:
             RenderFailedError: the export failed twice.
             APITimeoutError: the ``timeout`` passed (what still runs is in the journal).
         """
-        from nemovideo.workflows import animate
+        from nemovideo.workflows.animate import animate
 
         return await animate(self, image, prompt, **options)
 
@@ -169,18 +175,18 @@ class NemoClient:
             >>> print(batch.summary)  # doctest: +SKIP
             2 done, 0 failed, 200 credits
         """
-        from nemovideo.batch import Batch
+        from nemovideo.workflows.batch import Batch
 
         return Batch(self, items, concurrency=concurrency, **options)
 
     async def converse(self, session_id: str, text: str, **kw: Any) -> Turn:
-        """Answer a person's words: see :func:`nemovideo.conversation.converse`.
+        """Answer a person's words: see :func:`nemovideo.workflows.conversation.converse`.
 
         Raises:
             SessionNotFoundError: the session does not exist.
             NemoError: any other refusal of the request the words led to.
         """
-        from nemovideo.conversation import converse
+        from nemovideo.workflows.conversation import converse
 
         return await converse(self, session_id, text, **kw)
 
@@ -193,7 +199,7 @@ class NemoClient:
             ConfigurationError: no journal is configured. Each flow's own error is reported in
                 its result, not raised.
         """
-        from nemovideo.batch import resume
+        from nemovideo.workflows.resume import resume
 
         return await resume(self, journal, output_dir=output_dir)
 
@@ -204,7 +210,7 @@ class NemoClient:
         if path is None:
             return None
         if self._journal is None or self._journal.path != path:
-            from nemovideo.journal import Journal
+            from nemovideo.workflows.journal import Journal
 
             self._journal = Journal(path)
         return self._journal

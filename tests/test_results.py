@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from nemovideo.results import Progress, Stage, report_progress
+from nemovideo.workflows.results import Progress, Stage, report_progress
 
 
 def test_a_raising_progress_handler_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:

@@ -10,14 +10,14 @@ from typing import Any
 
 import attrs
 
-from nemovideo.batch import AnimateItem, BatchResult
 from nemovideo.cli.exitcodes import ExitCode, exit_code_for
 from nemovideo.cli.output import Console, describe_video, video_record
 from nemovideo.cli.progress import ProgressDisplay
 from nemovideo.cli.runtime import open_client, sandbox_class
-from nemovideo.conversation import converse, describe_credits
 from nemovideo.protocol.errors import ConfigurationError, NemoError
 from nemovideo.protocol.intents import Intent
+from nemovideo.workflows.batch import AnimateItem, BatchResult
+from nemovideo.workflows.conversation import converse, describe_credits
 
 __all__ = ["COMMANDS", "Command", "make_dir", "run_sandbox"]
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 from nemovideo.cli.progress import format_bytes
-from nemovideo.results import Video
+from nemovideo.workflows.results import Video
 
 __all__ = ["REDACTED", "Console", "describe_video", "video_record"]
 

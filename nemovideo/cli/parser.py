@@ -8,7 +8,7 @@ from typing import Any
 from nemovideo._version import __version__
 from nemovideo.cli.exitcodes import EPILOG
 from nemovideo.cli.runtime import sandbox_option
-from nemovideo.workflows import RESOLUTIONS
+from nemovideo.workflows.animate import RESOLUTIONS
 
 __all__ = ["build_parser"]
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import TextIO
 
-from nemovideo.results import Progress, Stage
+from nemovideo.workflows.results import Progress, Stage
 
 __all__ = ["ProgressDisplay", "format_bytes", "format_elapsed"]
 

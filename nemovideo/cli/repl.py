@@ -1,9 +1,9 @@
 """``nemovideo chat``: a conversation with the agent, one line of stdin per turn.
 
-Every line goes through :func:`nemovideo.conversation.converse`: "export", "credits", "status"
-and "upload <file>" are answered directly, anything else goes to the agent. A line naming
-existing files uploads them first. While a turn runs, "still working..." is printed every two
-minutes (of service time) so that a person knows the work goes on.
+Every line goes through :func:`nemovideo.workflows.conversation.converse`: "export",
+"credits", "status" and "upload <file>" are answered directly, anything else goes to the
+agent. A line naming existing files uploads them first. While a turn runs, "still working..."
+is printed every two minutes (of service time) so that a person knows the work goes on.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from nemovideo.cli.exitcodes import ExitCode
 from nemovideo.cli.output import Console
 from nemovideo.cli.progress import ProgressDisplay, format_elapsed
 from nemovideo.cli.runtime import open_client
-from nemovideo.conversation import Turn, converse
 from nemovideo.protocol.errors import AuthenticationError, NemoError, SessionNotFoundError
+from nemovideo.workflows.conversation import Turn, converse
 
 __all__ = ["STILL_WORKING_EVERY", "chat", "split_files"]
 

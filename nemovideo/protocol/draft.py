@@ -1,9 +1,9 @@
-"""The draft: the backend's timeline JSON, kept verbatim, with typed read-only views.
+"""The draft: the backend's timeline JSON, kept verbatim, and what changed between two drafts.
 
 The export endpoint wants the draft back exactly as the state endpoint gave it, unknown keys
-included, so :class:`Draft` keeps a private copy of the wire dict and only *derives* tracks and
-segments from it. Short wire keys: ``t`` tracks; per track ``tt`` type and ``sg`` segments; per
-segment ``st`` start and ``d`` duration (ms), ``src`` source; ``m`` metadata at every level.
+included, so :class:`Draft` keeps a private copy of the wire dict and only *derives* the typed
+tracks and segments (:mod:`nemovideo.protocol.tracks`) from it. :func:`describe_changes` says
+what an edit changed, for replies that said nothing.
 
 Example:
     >>> draft = Draft.from_wire({"t": [{"tt": 7, "m": {"name": "Title"},
@@ -14,271 +14,26 @@ Example:
 
 from __future__ import annotations
 
-import copy
-import enum
 import functools
-import math
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import attrs
 
 from nemovideo.protocol.errors import InvalidResponseError
+from nemovideo.protocol.tracks import Track
+from nemovideo.protocol.wire import (
+    as_int,
+    as_str,
+    copy_json,
+    first,
+    format_seconds,
+    meta_of,
+    percent,
+    span,
+)
 
-__all__ = ["Draft", "Segment", "Track", "TrackType", "describe_changes", "format_seconds"]
-
-#: Track type used when a track has no usable ``tt``.
-_MISSING_TYPE = -1
-
-
-class TrackType(enum.IntEnum):
-    """The documented track types (``tt``). Other numbers are kept as plain ``int``."""
-
-    VIDEO = 0
-    AUDIO = 1
-    TEXT = 7
-
-
-_TYPE_LABELS = {TrackType.VIDEO: "Video", TrackType.AUDIO: "Audio", TrackType.TEXT: "Text"}
-
-
-def format_seconds(ms: int) -> str:
-    """Milliseconds as seconds without needless decimals: ``5000 -> "5"``, ``2500 -> "2.5"``."""
-    text = f"{ms / 1000:.2f}".rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text
-
-
-def _copy_json(value: Any) -> Any:
-    """A deep copy of decoded JSON (dicts, lists, scalars), several times faster than deepcopy.
-
-    Other mappings are copied as dicts; anything else falls back to ``copy.deepcopy``.
-    """
-    kind = type(value)
-    if kind is dict:
-        return {key: _copy_json(item) for key, item in value.items()}
-    if kind is list:
-        return [_copy_json(item) for item in value]
-    if value is None or kind in _SCALARS:
-        return value
-    if isinstance(value, Mapping):
-        return {key: _copy_json(item) for key, item in value.items()}
-    return copy.deepcopy(value)
-
-
-_SCALARS = frozenset({str, int, float, bool})
-
-
-def _as_int(value: object) -> int | None:
-    """A wire number as ``int``: floats rounded, numeric strings parsed, anything else ``None``."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    number = _as_float(value)
-    return None if number is None else round(number)
-
-
-def _as_float(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _as_str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _as_id(value: object) -> str | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (str, int)):
-        return str(value)
-    return None
-
-
-def _first(mapping: Mapping[str, Any], *keys: str) -> Any:
-    """The first present, non-``None`` value among ``keys`` (short wire keys first)."""
-    for key in keys:
-        value = mapping.get(key)
-        if value is not None:
-            return value
-    return None
-
-
-def _meta(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
-    meta = mapping.get("m")
-    return meta if isinstance(meta, Mapping) else {}
-
-
-def _percent(volume: float) -> str:
-    # The documented scale is a gain (0.35 = 35%); values above 2 can only be percentages already.
-    return f"{round(volume * 100 if volume <= 2 else volume)}%"
-
-
-def _span(start_ms: int, end_ms: int) -> str:
-    return f"{format_seconds(start_ms)}-{format_seconds(end_ms)}s"
-
-
-@attrs.frozen
-class Segment:
-    """One piece of a track: a clip, an audio part or a text overlay (read-only view).
-
-    Attributes:
-        start_ms: where it starts on the timeline (``st``).
-        duration_ms: how long it lasts (``d``).
-        name: ``m.name``, or the text of a text segment.
-        text: ``m.text`` for text segments, else ``None``.
-        source: the media address (``src``), when there is one.
-        volume: the gain from ``m.volume`` (0.35 = 35%), when set.
-        id: the segment's ``id``, when present.
-        raw: the segment's wire dict (a fresh copy on each access; changing it changes nothing).
-    """
-
-    start_ms: int
-    duration_ms: int
-    name: str | None = None
-    text: str | None = None
-    source: str | None = None
-    volume: float | None = None
-    id: str | None = None
-    _raw: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False, alias="raw")
-
-    @property
-    def raw(self) -> dict[str, Any]:
-        """The segment's wire dict, copied (changing it changes nothing)."""
-        copied: dict[str, Any] = _copy_json(self._raw)
-        return copied
-
-    @property
-    def end_ms(self) -> int:
-        """Where the segment ends: ``start_ms + duration_ms``."""
-        return self.start_ms + self.duration_ms
-
-    @property
-    def label(self) -> str:
-        """What people call it: the quoted text, the name, the file name of the source."""
-        if self.text is not None:
-            return f'"{self.text}"'
-        if self.name:
-            return self.name
-        if self.source:
-            tail = urlsplit(self.source).path.rstrip("/").rsplit("/", 1)[-1]
-            if tail:
-                return tail
-        return "untitled"
-
-    @classmethod
-    def from_wire(cls, obj: Mapping[str, Any], *, copy: bool = True) -> Segment:
-        """A view of one wire segment; missing or malformed values become defaults.
-
-        ``copy=False`` keeps ``obj`` itself: only for a dict nobody else will change (the
-        draft passes parts of its own private copy, so one copy serves every view).
-        """
-        if copy:
-            obj = _copy_json(obj)
-        meta = _meta(obj)
-        text = _as_str(_first(meta, "text")) or _as_str(obj.get("text"))
-        name = _as_str(_first(meta, "name")) or _as_str(obj.get("name")) or text
-        return cls(
-            start_ms=max(0, _as_int(_first(obj, "st", "start")) or 0),
-            duration_ms=max(0, _as_int(_first(obj, "d", "duration")) or 0),
-            name=name,
-            text=text,
-            source=_as_str(_first(obj, "src", "source", "url")),
-            volume=_as_float(_first(meta, "volume")) if "volume" in meta else None,
-            id=_as_id(obj.get("id")),
-            raw=obj,  # type: ignore[arg-type]
-        )
-
-
-@attrs.frozen
-class Track:
-    """One timeline track (read-only view).
-
-    Attributes:
-        type: a :class:`TrackType`, or the plain number for types this SDK does not know
-            (``-1`` when the track had no usable ``tt``).
-        segments: the track's segments in wire order; malformed entries are skipped.
-        name: ``m.name`` ("Video", "BGM", "Title", ...), when set.
-        id: the track's ``id``, when present.
-        raw: the track's wire dict (a fresh copy on each access; changing it changes nothing).
-    """
-
-    type: TrackType | int
-    segments: tuple[Segment, ...] = ()
-    name: str | None = None
-    id: str | None = None
-    _raw: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False, alias="raw")
-
-    @property
-    def raw(self) -> dict[str, Any]:
-        """The track's wire dict, copied (changing it changes nothing)."""
-        copied: dict[str, Any] = _copy_json(self._raw)
-        return copied
-
-    @property
-    def label(self) -> str:
-        """The track's name, else its type ("Video", "Audio", "Text", "Track 9")."""
-        if self.name:
-            return self.name
-        if isinstance(self.type, TrackType):
-            return _TYPE_LABELS[self.type]
-        return "Track" if self.type == _MISSING_TYPE else f"Track {self.type}"
-
-    def summary(self) -> str:
-        """One line for people, e.g. ``BGM: Lo-fi (0-5s, 35%)``.
-
-        Several segments give the first one's label, ``(+N more)`` and the overall span.
-        """
-        if not self.segments:
-            return f"{self.label}: empty"
-        first = self.segments[0]
-        start = min(s.start_ms for s in self.segments)
-        end = max(s.end_ms for s in self.segments)
-        details = [_span(start, end)]
-        volumes = {s.volume for s in self.segments}
-        if len(volumes) == 1 and first.volume is not None:
-            details.append(_percent(first.volume))
-        more = f" (+{len(self.segments) - 1} more)" if len(self.segments) > 1 else ""
-        return f"{self.label}: {first.label}{more} ({', '.join(details)})"
-
-    @classmethod
-    def from_wire(cls, obj: Mapping[str, Any], *, copy: bool = True) -> Track:
-        """A view of one wire track; malformed segments are skipped.
-
-        ``copy=False`` keeps ``obj`` itself (see :meth:`Segment.from_wire`).
-        """
-        if copy:
-            obj = _copy_json(obj)
-        raw_type = _as_int(_first(obj, "tt", "type"))
-        track_type: TrackType | int
-        if raw_type is None:
-            track_type = _MISSING_TYPE
-        elif raw_type in TrackType._value2member_map_:
-            track_type = TrackType(raw_type)
-        else:
-            track_type = raw_type
-        items = _first(obj, "sg", "segments")
-        segments = items if isinstance(items, list) else []
-        return cls(
-            type=track_type,
-            segments=tuple(
-                Segment.from_wire(s, copy=False) for s in segments if isinstance(s, Mapping)
-            ),
-            name=_as_str(_meta(obj).get("name")),
-            id=_as_id(obj.get("id")),
-            raw=obj,  # type: ignore[arg-type]
-        )
+__all__ = ["Draft", "describe_changes"]
 
 
 @attrs.frozen(eq=False)
@@ -311,12 +66,12 @@ class Draft:
                 "`draft` field of the session state (client.state.get(...)), not its text."
             )
         # One copy, private to the draft; the track and segment views read parts of it.
-        return cls(wire=_copy_json(obj) if copy or type(obj) is not dict else obj)
+        return cls(wire=copy_json(obj) if copy or type(obj) is not dict else obj)
 
     @functools.cached_property
     def tracks(self) -> tuple[Track, ...]:
         """The tracks in wire order; malformed entries are skipped."""
-        items = _first(self._wire, "t", "tracks")
+        items = first(self._wire, "t", "tracks")
         tracks = items if isinstance(items, list) else []
         return tuple(Track.from_wire(t, copy=False) for t in tracks if isinstance(t, Mapping))
 
@@ -334,13 +89,13 @@ class Draft:
 
     def to_wire(self) -> dict[str, Any]:
         """A deep copy of the draft exactly as it was read, for the export endpoint."""
-        copied: dict[str, Any] = _copy_json(self._wire)
+        copied: dict[str, Any] = copy_json(self._wire)
         return copied
 
     @property
     def duration_ms(self) -> int:
         """The top-level ``d`` when usable, else where the last segment ends (0 when empty)."""
-        declared = _as_int(_first(self._wire, "d", "duration"))
+        declared = as_int(first(self._wire, "d", "duration"))
         if declared is not None and declared > 0:
             return declared
         return max((s.end_ms for t in self.tracks for s in t.segments), default=0)
@@ -348,7 +103,7 @@ class Draft:
     @property
     def ratio(self) -> str | None:
         """The aspect ratio from ``m.ratio`` ("16:9", "9:16", ...), when set."""
-        return _as_str(_meta(self._wire).get("ratio"))
+        return as_str(meta_of(self._wire).get("ratio"))
 
     @property
     def is_exportable(self) -> bool:
@@ -413,7 +168,7 @@ def _plural(count: int) -> str:
 
 
 def _volume(volume: float | None) -> str:
-    return "default" if volume is None else _percent(volume)
+    return "default" if volume is None else percent(volume)
 
 
 def _track_changes(old: Track, new: Track) -> list[str]:
@@ -435,7 +190,7 @@ def _track_changes(old: Track, new: Track) -> list[str]:
             lines.append(f"{where} volume: {_volume(a.volume)} -> {_volume(b.volume)}")
         if (a.start_ms, a.end_ms) != (b.start_ms, b.end_ms):
             lines.append(
-                f"{where} timing: {_span(a.start_ms, a.end_ms)} -> {_span(b.start_ms, b.end_ms)}"
+                f"{where} timing: {span(a.start_ms, a.end_ms)} -> {span(b.start_ms, b.end_ms)}"
             )
     return lines
 

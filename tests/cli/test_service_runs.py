@@ -16,8 +16,8 @@ import pytest
 
 from nemovideo import NemoClient
 from nemovideo.cli.exitcodes import ExitCode
-from nemovideo.conversation import converse
-from nemovideo.journal import Journal
+from nemovideo.workflows.conversation import converse
+from nemovideo.workflows.journal import Journal
 
 from .conftest import Result
 

@@ -9,8 +9,8 @@ import av
 import pytest
 
 from nemovideo import Intent, NemoClient, Progress, Stage, StreamDisconnectedError
-from nemovideo.conversation import Turn, converse
 from nemovideo.sandbox import FaultRule
+from nemovideo.workflows.conversation import Turn, converse
 
 
 async def _session(client: NemoClient) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from nemovideo import ChatReply, Credits, Draft, Intent, SessionState
-from nemovideo.conversation import converse
+from nemovideo.workflows.conversation import converse
 
 EMPTY = Draft.from_wire({})
 CLIP = Draft.from_wire(

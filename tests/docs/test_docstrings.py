@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import nemovideo
-from nemovideo import batch, conversation, generation, journal, resources, workflows
+from nemovideo import resources, workflows
+
+WORKFLOW_MODULES = [
+    importlib.import_module(f"nemovideo.workflows.{m.name}")
+    for m in pkgutil.iter_modules(workflows.__path__)
+]
 
 
 def _public_callables() -> Iterator[tuple[str, Callable[..., Any]]]:
     classes: list[type] = [getattr(resources, n) for n in resources.__all__]
-    classes += [batch.Batch, journal.Journal]
+    for module in WORKFLOW_MODULES:
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isclass(obj) and not issubclass(obj, BaseException):
+                classes.append(obj)
+            elif inspect.isfunction(obj):
+                yield f"{module.__name__}.{name}", obj
     for name in nemovideo.__all__:
         obj = getattr(nemovideo, name)
         if inspect.isclass(obj) and not issubclass(obj, BaseException):
@@ -23,9 +36,6 @@ def _public_callables() -> Iterator[tuple[str, Callable[..., Any]]]:
         for attr, value in vars(cls).items():
             if not attr.startswith("_") and inspect.isfunction(value):
                 yield f"{cls.__qualname__}.{attr}", value
-    for func in (workflows.animate, workflows.finish_render, generation.generate,
-                 generation.wait_for_draft, batch.resume, conversation.converse):  # fmt: skip
-        yield f"{func.__module__}.{func.__name__}", func
 
 
 def test_every_public_name_has_a_docstring() -> None:

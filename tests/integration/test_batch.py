@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from nemovideo import NemoClient
-from nemovideo.batch import AnimateItem
+from nemovideo import AnimateItem, Batch, BatchResult, NemoClient
 from nemovideo.sandbox import FaultRule
 
 from .test_animate import image
@@ -62,3 +62,30 @@ async def test_batch_credits_are_the_balance_drop_not_a_sum_of_overlaps(
     assert batch.summary.credits == 200  # two generations of 100, not 400 from overlapping views
     # Flows that overlapped cannot know their own share of the account's balance drop.
     assert all(r.video is not None and r.video.credits_spent is None for r in results)
+
+
+@pytest.mark.nemo_sandbox(initial_credits=10_000)
+async def test_a_flow_on_a_clone_and_one_on_the_original_never_credit_each_other(
+    make_sandbox_client: Callable[..., NemoClient],
+) -> None:
+    # with_options() shares the flow accounting: each side sees the other's flow and reports
+    # its share of the balance drop as unknown, never the whole drop.
+    client = make_sandbox_client()
+    clone = client.with_options(poll_interval=client.config.poll_interval)
+    first, second = await asyncio.gather(
+        client.animate(image(), "waves"), clone.animate(image(), "clouds")
+    )
+    assert first.credits_spent is None and second.credits_spent is None
+    # Beside a batch (which runs on a clone of the client), likewise.
+    batch = client.animate_many([image()])
+    alone, results = await asyncio.gather(client.animate(image(), "waves"), _collect(batch))
+    assert alone.credits_spent is None
+    assert all(r.video is not None and r.video.credits_spent is None for r in results)
+    # A flow that really ran alone still knows what it cost.
+    solo = await clone.animate(image(), "waves")
+    assert solo.credits_spent == 100
+    assert clone.flows is client.flows
+
+
+async def _collect(batch: Batch) -> list[BatchResult]:
+    return [r async for r in batch]

@@ -20,6 +20,8 @@ MODULES = [
     "nemovideo.protocol.models",
     "nemovideo.protocol.reply",
     "nemovideo.protocol.sse",
+    "nemovideo.protocol.tracks",
+    "nemovideo.protocol.wire",
     "nemovideo.sse",
 ]
 

@@ -10,15 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nemovideo.protocol.draft import (
-    Draft,
-    Segment,
-    Track,
-    TrackType,
-    describe_changes,
-    format_seconds,
-)
+from nemovideo.protocol.draft import Draft, describe_changes
 from nemovideo.protocol.errors import InvalidResponseError
+from nemovideo.protocol.tracks import Segment, Track, TrackType
+from nemovideo.protocol.wire import format_seconds
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -27,7 +27,7 @@ import attrs
 
 __all__ = ["FlowRecord", "Journal"]
 
-logger = logging.getLogger("nemovideo.journal")
+logger = logging.getLogger("nemovideo.workflows.journal")
 
 _FINAL = {"done", "failed"}
 

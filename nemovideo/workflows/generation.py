@@ -19,10 +19,10 @@ from nemovideo.protocol.errors import (
     StreamDisconnectedError,
 )
 from nemovideo.protocol.models import SessionState
-from nemovideo.results import Progress, ProgressHandler, Stage, report_progress
+from nemovideo.workflows.results import Progress, ProgressHandler, Stage, report_progress
 
 if TYPE_CHECKING:
-    from nemovideo.client import NemoClient
+    from nemovideo.workflows.host import WorkflowClient
 
 __all__ = ["DEFAULT_PROMPT", "build_prompt", "generate", "wait_for_draft"]
 
@@ -53,7 +53,7 @@ def _emit(handler: ProgressHandler | None, seconds: float, message: str) -> None
 
 
 async def wait_for_draft(
-    client: NemoClient,
+    client: WorkflowClient,
     session_id: str,
     *,
     before: Draft | None = None,
@@ -96,7 +96,7 @@ async def wait_for_draft(
 
 
 async def generate(
-    client: NemoClient,
+    client: WorkflowClient,
     session_id: str,
     text: str,
     handler: ProgressHandler | None = None,

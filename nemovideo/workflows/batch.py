@@ -1,6 +1,6 @@
-"""Many images at once, and finishing interrupted flows from the journal.
+"""Many images at once.
 
-A batch runs a bounded number of :func:`~nemovideo.workflows.animate` flows at a time on one
+A batch runs a bounded number of :func:`~nemovideo.workflows.animate.animate` flows at a time on one
 client. The client's rate gate makes one 429 pause every flow of the batch (not only the unlucky
 one), so a rate-limit storm slows the batch down instead of multiplying refusals.
 """
@@ -16,19 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from nemovideo.generation import wait_for_draft
-from nemovideo.journal import FlowRecord, Journal
 from nemovideo.protocol.errors import ConfigurationError, NemoError
-from nemovideo.protocol.models import RenderJob, RenderStatus, Session
-from nemovideo.results import ProgressHandler, Video
-from nemovideo.workflows import _quiet, _Steps, animate, finish_render
+from nemovideo.workflows.animate import animate
+from nemovideo.workflows.results import ProgressHandler, Video
+from nemovideo.workflows.steps import best_effort
 
 if TYPE_CHECKING:
-    from nemovideo.client import NemoClient
+    from nemovideo.workflows.host import WorkflowClient
 
-__all__ = ["AnimateItem", "Batch", "BatchResult", "BatchSummary", "resume"]
+__all__ = ["AnimateItem", "Batch", "BatchResult", "BatchSummary"]
 
-logger = logging.getLogger("nemovideo.batch")
+logger = logging.getLogger("nemovideo.workflows.batch")
 
 _BATCH_RATE_LIMIT_RETRIES = 4
 
@@ -84,7 +82,7 @@ class Batch:
 
     def __init__(
         self,
-        client: NemoClient,
+        client: WorkflowClient,
         items: Iterable[Any],
         *,
         concurrency: int = 4,
@@ -137,7 +135,7 @@ class Batch:
         tasks = [
             asyncio.ensure_future(self._one(i, item, gate)) for i, item in enumerate(self._items)
         ]
-        before = await _quiet(self._client.credits.get())
+        before = await best_effort(self._client.credits.get())
         try:
             for next_done in asyncio.as_completed(tasks):
                 result = await next_done
@@ -146,85 +144,10 @@ class Batch:
                 else:
                     self.summary.failed += 1
                 yield result
-            after = await _quiet(self._client.credits.get())
+            after = await best_effort(self._client.credits.get())
             if before is not None and after is not None:
                 self.summary.credits = max(0, before.total - after.total)
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def resume(
-    client: NemoClient, journal: Journal | None = None, *, output_dir: str | None = None
-) -> list[BatchResult]:
-    """Finish every unfinished flow of the journal without re-sending chat messages.
-
-    - a flow whose chat message may have been sent: its state is polled, never re-sent;
-    - a flow with a render job: the job is looked up by id and followed, not started again;
-    - a flow that never reached the chat: it is started over (nothing was paid).
-
-    Returns one :class:`BatchResult` per resumed flow.
-
-    Raises:
-        ConfigurationError: no journal is configured. Each flow's own error is reported in its
-            result, not raised.
-    """
-    book = journal or client.journal
-    if book is None:
-        raise ConfigurationError("No journal: pass journal= or enable the client's journal.")
-    results: list[BatchResult] = []
-    for index, flow in enumerate(book.pending()):
-        item = AnimateItem(flow.get("image"), flow.get("prompt"), flow.get("output"))
-        if item.output is None and output_dir is not None:
-            item = attrs.evolve(item, output=Path(output_dir) / f"{flow.flow_id}.mp4")
-        try:
-            video = await _resume_flow(client, book, flow, item)
-        except NemoError as exc:
-            book.record(flow.flow_id, "failed", error=f"{type(exc).__name__}: {exc.message}")
-            results.append(BatchResult(index, item, error=exc))
-        else:
-            results.append(BatchResult(index, item, video=video))
-    return results
-
-
-async def _resume_flow(
-    client: NemoClient, book: Journal, flow: FlowRecord, item: AnimateItem
-) -> Video:
-    session_id = flow.get("session_id")
-    if not session_id or not flow.get("chat_sent"):
-        # The message never went out, so nothing was paid: start the work over.
-        image = item.image
-        if not isinstance(image, str) or image.startswith("<"):
-            raise ConfigurationError(
-                "This flow stopped before its chat message and its image was given as data, "
-                "not a path: animate it again."
-            )
-        book.record(flow.flow_id, "failed", error="restarted by resume")
-        return await animate(
-            client,
-            image,
-            item.prompt,
-            output=item.output,
-            duration=flow.get("duration", 5),
-            resolution=flow.get("resolution", "1080p"),
-        )
-    steps = _Steps(client, book, flow.flow_id, None)
-    steps.session = Session(session_id=session_id, task_id=flow.get("task_id") or "")
-    job_id = flow.get("job_id")
-    if job_id:
-        try:
-            job = await client.render.get(job_id)
-        except NemoError as exc:
-            logger.info(
-                "journal job %s not found (%s); rendering again", job_id, type(exc).__name__
-            )
-        else:
-            if job.status is not RenderStatus.FAILED:
-                state = await client.state.get(session_id)
-                steps.job = RenderJob(id=job.id, session_id=session_id, draft=state.draft)
-    state = await client.state.get(session_id)
-    if not state.draft.is_exportable:
-        state = await wait_for_draft(client, session_id)
-    dest = Path(item.output) if item.output is not None else None
-    return await finish_render(steps, state, dest, None)

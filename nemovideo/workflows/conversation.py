@@ -34,14 +34,14 @@ from nemovideo.protocol.events import ChatEvent
 from nemovideo.protocol.intents import Intent, route
 from nemovideo.protocol.models import Credits, RenderJob, SessionState, UploadResult
 from nemovideo.protocol.reply import ChatReply
-from nemovideo.results import Progress, ProgressHandler, Stage, report_progress
+from nemovideo.workflows.results import Progress, ProgressHandler, Stage, report_progress
 
 if TYPE_CHECKING:
-    from nemovideo.client import NemoClient
+    from nemovideo.workflows.host import WorkflowClient
 
 __all__ = ["Turn", "converse", "describe_credits"]
 
-logger = logging.getLogger("nemovideo.conversation")
+logger = logging.getLogger("nemovideo.workflows.conversation")
 
 #: Anything :meth:`UploadResource.files` takes: a path, bytes, a binary file, (name, bytes).
 FileItem = Any
@@ -132,7 +132,7 @@ def _describe_job(job: RenderJob, path: Path | None) -> str:
 
 
 async def converse(
-    client: NemoClient,
+    client: WorkflowClient,
     session_id: str,
     text: str,
     *,
@@ -188,7 +188,7 @@ async def converse(
 
 
 async def _dispatch(
-    client: NemoClient,
+    client: WorkflowClient,
     session_id: str,
     text: str,
     intent: Intent,
@@ -210,7 +210,7 @@ async def _dispatch(
 
 
 async def _upload(
-    client: NemoClient,
+    client: WorkflowClient,
     session_id: str,
     files: Sequence[FileItem],
     on_progress: ProgressHandler | None,
@@ -222,7 +222,7 @@ async def _upload(
 
 
 async def _export(
-    client: NemoClient,
+    client: WorkflowClient,
     session_id: str,
     output: str | os.PathLike[str] | None,
     on_progress: ProgressHandler | None,
@@ -258,7 +258,7 @@ async def _export(
 
 
 async def _chat(
-    client: NemoClient,
+    client: WorkflowClient,
     session_id: str,
     text: str,
     on_event: Callable[[ChatEvent], object] | None,
@@ -314,14 +314,14 @@ def _describe_silent(changes: Sequence[str]) -> str:
 
 
 async def _after_disconnect(
-    client: NemoClient,
+    client: WorkflowClient,
     session_id: str,
     before: SessionState,
     error: StreamDisconnectedError,
 ) -> Turn:
     """The documented recovery: never re-send; poll the state and say what changed."""
-    from nemovideo.generation import wait_for_draft
     from nemovideo.protocol.errors import GenerationFailedError
+    from nemovideo.workflows.generation import wait_for_draft
 
     logger.warning("chat stream broke (delivered=%s); polling the state", error.delivered)
     try:
@@ -334,7 +334,7 @@ async def _after_disconnect(
 
 
 async def _best_effort_state(
-    client: NemoClient, session_id: str, *, required: bool
+    client: WorkflowClient, session_id: str, *, required: bool
 ) -> SessionState | None:
     """The state after a turn; when the reply had words, a failed read only loses a summary."""
     if required:
@@ -346,7 +346,7 @@ async def _best_effort_state(
         return None
 
 
-async def _best_effort_credits(client: NemoClient) -> Credits | None:
+async def _best_effort_credits(client: WorkflowClient) -> Credits | None:
     try:
         return await client.credits.get()
     except NemoError as exc:
