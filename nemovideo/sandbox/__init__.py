@@ -43,9 +43,10 @@ from __future__ import annotations
 try:  # fail at import, with the fix, rather than at the first render
     import av  # noqa: F401
     import numpy  # noqa: F401
+    import PIL  # noqa: F401
 except ImportError as exc:
     raise ImportError(
-        'The NemoVideo sandbox needs PyAV and NumPy: pip install "nemovideo[sandbox]"',
+        'The NemoVideo sandbox needs PyAV, NumPy and Pillow: pip install "nemovideo[sandbox]"',
         name=exc.name,
     ) from exc
 
