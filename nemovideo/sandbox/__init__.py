@@ -27,13 +27,20 @@ Where the API documents leave a choice open, the sandbox decides as follows:
 - Credits: a generation (both stages) costs ``generation_cost`` (100), frozen while it runs; the
   first edit of a session costs ``edit_cost`` (50), later edits and plain questions are free;
   exports are free. Failed turns are refunded.
-- Uploads by URL never touch the internet: URLs of this sandbox's CDN reuse the stored file; any
-  other http(s) URL is recorded as given (type from its extension, no size) and renders as a
-  neutral frame.
-- Renders are ``render_height`` pixels high whatever the ratio (width from ``m.ratio``, even).
-  Images and the first frame of videos get a Ken Burns move; undecodable sources (some HEIC)
-  become a neutral frame, with a log line. BGM becomes a quiet AAC chord, a title a translucent
-  bar fading in (no fonts are needed); BGM library URLs (``/library/bgm/...``) are not served.
+- Uploads by URL: URLs of this sandbox's CDN reuse the stored file; any other http(s) URL is
+  fetched (up to ``upload_limit`` bytes, 60 s), checked by content and stored like an upload.
+  One that cannot be fetched fails the upload with HTTP 422 ``{"code": 422, "message": ...}``
+  (4001/4002 when its content is refused); nothing is recorded.
+- Renders are as high as the draft's ``m.resolution`` asks ("480p": 480 lines; the SDK's
+  generation prompt ends with " (480p)"), else ``render_height``, and never above
+  ``render_height``; the width follows ``m.ratio`` (even). Images and the first frame of videos
+  get a Ken Burns move. A source that cannot be decoded (a HEIC this FFmpeg cannot read, a
+  damaged file) FAILS the render, with the file and the reason in its ``error``: never a
+  placeholder picture. Only a segment without any source (a generation from words alone) shows
+  a neutral frame. BGM becomes a quiet AAC chord; a title its text (Pillow's bundled font, in
+  the title's colour) on a translucent bar fading in; BGM library URLs are not served.
+- Titles come from the words: quoted text, else the description's first words, else the
+  image's file name; an edit without new title text keeps the title (a colour word recolours).
 - Time is simulated: 7-day token lives and rate-limit windows pass ``1 / time_scale`` times
   faster too; ``sandbox.clock.advance(seconds)`` jumps ahead.
 """
@@ -43,9 +50,10 @@ from __future__ import annotations
 try:  # fail at import, with the fix, rather than at the first render
     import av  # noqa: F401
     import numpy  # noqa: F401
+    import PIL  # noqa: F401
 except ImportError as exc:
     raise ImportError(
-        'The NemoVideo sandbox needs PyAV and NumPy: pip install "nemovideo[sandbox]"',
+        'The NemoVideo sandbox needs PyAV, NumPy and Pillow: pip install "nemovideo[sandbox]"',
         name=exc.name,
     ) from exc
 

@@ -3,6 +3,16 @@
 Pure: no I/O, no clock. :func:`plan_turn` reads a message and the session, and returns the
 tool steps with their simulated durations and the words to say; :func:`apply_step` performs one
 step on a draft dict. ``chat.py`` runs the plan on the clock and streams it as ADK events.
+
+What the agent takes from the words, so that the video shows what was asked:
+
+- The title: quoted text ("titled 'Sea Breeze'"); else, for a generation, the first words of
+  the description ("... video clip: waves roll in" -> "Waves Roll In"), else the uploaded
+  file's name ("sunset.jpg" -> "Sunset"), else "My Video". Never a random one.
+- An edit that names no new title text keeps the current title; a colour word ("make the
+  title red") or ``#rrggbb`` changes only its colour.
+- A resolution ("480p", "720p", as the SDK appends " (480p)") is kept in the draft's
+  ``m.resolution`` and sizes the canvas; renders are that many lines high.
 """
 
 from __future__ import annotations
@@ -46,7 +56,41 @@ _RATIO_WORDS = (
     (re.compile(r"\b(?:landscape|horizontal|widescreen)\b", re.I), "16:9"),
 )
 _BGM_LIBRARY = ("Lo-fi Chill", "Warm Horizon", "Upbeat Pop", "Cinematic Rise", "Acoustic Morning")
-_TITLES = ("Golden Hour", "Urban Dreams", "Moments", "Into the Light", "Summer Story")
+_RESOLUTION = re.compile(r"\b(360|480|540|720|1080|1440|2160)p\b", re.I)
+_RESOLUTION_MARK = re.compile(r"\(\s*\d{3,4}p\s*\)", re.I)
+#: The instruction part of a generation request ("animate this image into a clip"), removed to
+#: find the description the title is made from.
+_INSTRUCTION = re.compile(
+    r"^\W*(?:(?:please|can|could|would|you|kindly)\s+)*"
+    r"(?:animate|turn|make|create|generate|produce|render|bring)\b"
+    r"(?:\W+(?:me|this|that|the|my|it|its|a|an|one|some|into|to|in|image|photo|picture|pic|"
+    r"still|video|clip|movie|animation|life|animated|short|long|little|new|second|seconds|"
+    r"sec|secs|s)\b)*",
+    re.I,
+)
+_FILLER = re.compile(r"^(?:[\W_]+|(?:of|about|showing|with|where|that|which|shows?)\b)+", re.I)
+_SMALL_WORDS = frozenset(
+    {"a", "an", "and", "as", "at", "by", "for", "in", "of", "on", "or", "over", "the", "to"}
+)
+_ARTICLES = frozenset({"a", "an", "the"})
+_TITLE_MAX_WORDS = 5
+_DEFAULT_TITLE = "My Video"
+_COLORS = {
+    "white": "#FFFFFF",
+    "black": "#000000",
+    "red": "#FF0000",
+    "green": "#00A000",
+    "blue": "#0050FF",
+    "yellow": "#FFD400",
+    "orange": "#FF8C00",
+    "purple": "#8E44AD",
+    "pink": "#FF69B4",
+    "gold": "#FFD700",
+    "golden": "#FFD700",
+    "grey": "#808080",
+    "gray": "#808080",
+}
+_COLOR = re.compile(r"#[0-9a-f]{6}\b|\b(?:" + "|".join(_COLORS) + r")\b", re.I)
 _GUI_HINTS = (
     " You can preview it in the timeline and click the Export button when you are happy.",
     " Open the timeline panel to see the tracks.",
@@ -92,6 +136,88 @@ def _quoted(message: str) -> str | None:
     return next(g for g in match.groups() if g is not None).strip() or None
 
 
+def _title_case(words: list[str]) -> str:
+    out = []
+    for index, word in enumerate(words):
+        lower = word.lower()
+        if 0 < index < len(words) - 1 and lower in _SMALL_WORDS:
+            out.append(lower)
+        elif word[:1].islower():
+            out.append(word[:1].upper() + word[1:])
+        else:
+            out.append(word)
+    return " ".join(out)
+
+
+def _title_from(message: str, source: MediaRecord | None = None) -> str:
+    """A title from the request's own words, else from the uploaded file's name (never random).
+
+    Example::
+
+        >>> _title_from("Animate this image into a 5-second video clip: waves roll in (480p)")
+        'Waves Roll In'
+    """
+    text = " ".join(_DURATION.sub(" ", _RESOLUTION_MARK.sub(" ", message)).split())
+    head, colon, tail = text.partition(":")
+    if colon and not _INSTRUCTION.sub("", head, count=1).strip(" ,.-"):
+        text = tail  # "Animate this image into a clip: <the description>"
+    else:
+        text = _INSTRUCTION.sub("", text, count=1)
+    clause = re.split(r"[,.;:!?()\[\]\n]", _FILLER.sub("", text.strip()), maxsplit=1)[0]
+    words = clause.split()
+    while words and words[0].lower() in _ARTICLES:
+        words.pop(0)
+    if len(words) > _TITLE_MAX_WORDS:
+        words = words[:_TITLE_MAX_WORDS]
+        while len(words) > 1 and words[-1].lower() in _SMALL_WORDS:
+            words.pop()  # "My Dog Running on the" reads cut off
+    if words:
+        return _title_case(words)[:60]
+    if source is not None:
+        stem = source.filename.rsplit(".", 1)[0]
+        name = re.sub(r"[\W_]+", " ", stem).strip()
+        if re.search(r"[^\W\d_]{3,}", name):
+            return _title_case(name.split()[:_TITLE_MAX_WORDS])[:60]
+    return _DEFAULT_TITLE
+
+
+def _resolution(message: str) -> str | None:
+    match = _RESOLUTION.search(message)
+    return f"{match.group(1)}p" if match is not None else None
+
+
+def _color(message: str, quoted: str | None) -> tuple[str, str] | None:
+    """(name as said, ``#RRGGBB``) of a colour named outside the quoted title text."""
+    outside = message.replace(quoted, " ") if quoted else message
+    match = _COLOR.search(outside)
+    if match is None:
+        return None
+    word = match.group(0)
+    return word.lower(), _COLORS.get(word.lower(), word.upper())
+
+
+def _current_title(draft: dict[str, Any]) -> str | None:
+    for track in draft.get("t") or []:
+        if isinstance(track, dict) and track.get("tt") == 7:
+            for segment in track.get("sg") or []:
+                meta = segment.get("m") if isinstance(segment, dict) else None
+                text = meta.get("text") if isinstance(meta, dict) else None
+                if isinstance(text, str) and text.strip():
+                    return text
+    return None
+
+
+def _video_prompt(draft: dict[str, Any]) -> str | None:
+    for track in draft.get("t") or []:
+        if isinstance(track, dict) and track.get("tt") == 0:
+            for segment in track.get("sg") or []:
+                meta = segment.get("m") if isinstance(segment, dict) else None
+                prompt = meta.get("prompt") if isinstance(meta, dict) else None
+                if isinstance(prompt, str) and prompt.strip():
+                    return prompt
+    return None
+
+
 def _seconds(message: str) -> float | None:
     match = _DURATION.search(message)
     if match is None:
@@ -132,13 +258,14 @@ def plan_turn(
     wants_title = bool(_TITLE.search(message)) or title is not None
     removing = bool(_REMOVE.search(message))
     ratio = _ratio(message)
+    resolution = _resolution(message)
     hint = rng.choice(_GUI_HINTS)
     if _GENERATE.search(message) and not removing:
         duration = seconds or 5.0
         source = _latest(media, "image") or _latest(media, "video")
         total = rng.uniform(100, 300)
         bgm = rng.choice(_BGM_LIBRARY)
-        title = title or rng.choice(_TITLES)
+        title = title or _title_from(message, source)
         what = f"your {source.file_type} {source.filename}" if source else "your description"
         steps: tuple[Step, ...] = (
             Step(
@@ -148,6 +275,7 @@ def plan_turn(
                     "prompt": message[:500],
                     "source_url": source.cdn_url if source else None,
                     "ratio": ratio or _source_ratio(source),
+                    "resolution": resolution,
                 },
                 total * 0.85,
             ),
@@ -183,15 +311,29 @@ def plan_turn(
         steps_list.append(Step("remove_track", {"track_type": 7}, 0))
         said.append("removed the title")
     elif wants_title:
-        text = title or rng.choice(_TITLES)
-        steps_list.append(Step("add_title", {"text": text}, 0))
-        said.append(f'added the title "{text}"')
+        current = _current_title(draft)
+        color = _color(message, title)
+        prompt = _video_prompt(draft)
+        text = title or current or _title_from(prompt or "", _latest(media, "image"))
+        args: dict[str, Any] = {"text": text}
+        if color is not None:
+            args["color"] = color[1]
+        steps_list.append(Step("add_title", args, 0))
+        if text == current and color is not None:
+            said.append(f'made the title "{text}" {color[0]}')
+        elif text == current:
+            said.append(f'kept the title "{text}"')
+        else:
+            said.append(f'added the title "{text}"')
     if seconds is not None and (_RESIZE.search(message) or not steps_list):
         steps_list.append(Step("set_duration", {"duration_s": seconds}, 0))
         said.append(f"made the video {_nice(seconds)} seconds long")
     if ratio is not None:
         steps_list.append(Step("set_ratio", {"ratio": ratio}, 0))
         said.append(f"changed the aspect ratio to {ratio}")
+    if resolution is not None:
+        steps_list.append(Step("set_resolution", {"resolution": resolution}, 0))
+        said.append(f"set the resolution to {resolution}")
     if not steps_list:
         return TurnPlan("text", None, (), _answer(message, media, draft), rng.uniform(5, 15))
     total = rng.uniform(10, 30)
@@ -240,6 +382,11 @@ def apply_step(draft: dict[str, Any], step: Step, *, ids: random.Random, cdn_url
     seg_id = f"seg_{ids.getrandbits(48):012x}"
     if step.name == "generate_video":
         length = round(float(args["duration_s"]) * 1000)
+        meta = draft.setdefault("m", {})
+        if args.get("resolution"):
+            meta["resolution"] = args["resolution"]
+        else:  # a new generation at the default size
+            meta.pop("resolution", None)
         _set_ratio(draft, args.get("ratio") or "16:9")
         name = (args.get("source_url") or "").rsplit("/", 1)[-1] or "Generated clip"
         _put_track(
@@ -286,6 +433,10 @@ def apply_step(draft: dict[str, Any], step: Step, *, ids: random.Random, cdn_url
         draft["d"] = length
     elif step.name == "add_title":
         length = _duration(draft)
+        style = {"font": "Inter", "size": 64, "color": "#FFFFFF", "pos": "lower-third"}
+        style.update(_title_style(draft))  # a new text keeps the title's look
+        if args.get("color"):
+            style["color"] = args["color"]
         _put_track(
             draft,
             {
@@ -298,12 +449,7 @@ def apply_step(draft: dict[str, Any], step: Step, *, ids: random.Random, cdn_url
                         "st": 0,
                         "d": min(3000, length),
                         "m": {"name": "Title", "text": args["text"]},
-                        "style": {
-                            "font": "Inter",
-                            "size": 64,
-                            "color": "#FFFFFF",
-                            "pos": "lower-third",
-                        },
+                        "style": style,
                     }
                 ],
             },
@@ -317,13 +463,31 @@ def apply_step(draft: dict[str, Any], step: Step, *, ids: random.Random, cdn_url
         _set_duration(draft, round(float(args["duration_s"]) * 1000))
     elif step.name == "set_ratio":
         _set_ratio(draft, args["ratio"])
+    elif step.name == "set_resolution":
+        draft.setdefault("m", {})["resolution"] = args["resolution"]
+        _set_ratio(draft, (draft.get("m") or {}).get("ratio") or "16:9")
     draft["v"] = int(draft.get("v", 0) or 0) + 1
 
 
+def _title_style(draft: dict[str, Any]) -> dict[str, Any]:
+    for track in draft.get("t") or []:
+        if isinstance(track, dict) and track.get("tt") == 7:
+            for segment in track.get("sg") or []:
+                style = segment.get("style") if isinstance(segment, dict) else None
+                if isinstance(style, dict):
+                    return dict(style)
+    return {}
+
+
 def _set_ratio(draft: dict[str, Any], ratio: str) -> None:
+    """Set ``m.ratio`` and the canvas: 1080 lines, or the draft's ``m.resolution``."""
     width, height = _RATIOS.get(ratio, (1920, 1080))
     meta = draft.setdefault("m", {})
     meta["ratio"] = ratio if ratio in _RATIOS else "16:9"
+    match = _RESOLUTION.fullmatch(str(meta.get("resolution") or ""))
+    if match is not None:  # e.g. 4:3 at 480p: 640x480; 16:9 at 480p: 854x480
+        lines = int(match.group(1))
+        width, height = max(2, round(width * lines / height / 2) * 2), lines
     draft["canvas"] = {**(draft.get("canvas") or {}), "w": width, "h": height}
 
 

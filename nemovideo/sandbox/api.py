@@ -1,4 +1,11 @@
-"""The enveloped JSON endpoints: tokens, claim links, sessions, credits, state and uploads."""
+"""The enveloped JSON endpoints: tokens, claim links, sessions, credits, state and uploads.
+
+An upload by URL of another site is fetched (http(s), at most ``upload_limit`` bytes, within
+:data:`URL_FETCH_TIMEOUT`) and stored as if uploaded, so it renders as the picture it is. A URL
+that cannot be fetched fails the upload: HTTP 422 ``{"code": 422, "message": "Could not fetch
+..."}`` (4001 if what it serves is no accepted media, 4002 if it is too large); nothing is
+recorded for it.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +15,21 @@ import re
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+import aiohttp
 from aiohttp import BodyPartReader, web
 
 from nemovideo.protocol.errors import FileTooLargeError, UnsupportedFileTypeError
-from nemovideo.protocol.files import HEAD_BYTES, check_upload, type_from_name
+from nemovideo.protocol.files import HEAD_BYTES, FileType, check_upload, type_from_name
 from nemovideo.sandbox import media
 from nemovideo.sandbox.blobs import IN_MEMORY_BYTES
 from nemovideo.sandbox.core import CORE, TOKEN_LIFETIME, ApiError, Core
 from nemovideo.sandbox.store import MediaRecord, SessionRecord, TokenRecord, empty_draft
 
-__all__ = ["ROUTES", "ok", "read_json"]
+__all__ = ["ROUTES", "URL_FETCH_TIMEOUT", "ok", "read_json"]
+
+#: Real seconds (not simulated) one URL upload may take to fetch: connecting, and the whole body.
+URL_FETCH_TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=10, sock_read=20)
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 _CLIENT_ID = re.compile(r"^[\x21-\x7e]{1,64}$")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -146,13 +158,17 @@ async def _read_part(core: Core, part: BodyPartReader) -> tuple[bytes, int]:
     return bytes(data), size
 
 
-def _check(filename: str | None, head: bytes, size: int, limit: int) -> tuple[str, str]:
+def _file_type(filename: str | None, head: bytes, size: int, limit: int) -> FileType:
     try:
-        found = check_upload(filename, head, size, limit=limit)
+        return check_upload(filename, head, size, limit=limit)
     except UnsupportedFileTypeError as exc:
         raise ApiError(4001, exc.message) from None
     except FileTooLargeError as exc:
         raise ApiError(4002, exc.message) from None
+
+
+def _check(filename: str | None, head: bytes, size: int, limit: int) -> tuple[str, str]:
+    found = _file_type(filename, head, size, limit)
     return found.kind.value, found.mime
 
 
@@ -212,9 +228,48 @@ async def _multipart_files(core: Core, request: web.Request) -> list[MediaRecord
     ]
 
 
-def _from_url(core: Core, url: str) -> MediaRecord:
-    """A URL upload. URLs of this sandbox's CDN reuse the stored bytes; others are recorded
-    without fetching anything (they render as a neutral frame)."""
+async def _fetch(core: Core, url: str) -> tuple[bytes, str | None]:
+    """The bytes behind ``url`` (at most the upload limit) and the name its path gives."""
+    limit = core.options.upload_limit
+    host = (urlsplit(url).hostname or "").lower()
+    # Proxies from the environment, as any HTTP client; never for loopback (local test servers).
+    trust_env = host not in _LOOPBACK_HOSTS and not host.startswith("127.")
+    where = url if len(url) <= 200 else url[:200] + "..."
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=URL_FETCH_TIMEOUT, trust_env=trust_env) as http,
+            http.get(url) as resp,
+        ):
+            if resp.status != 200:
+                raise ApiError(422, f"Could not fetch {where}: HTTP {resp.status}.")
+            if resp.content_length is not None and resp.content_length > limit:
+                raise ApiError(4002, f"{where} is {resp.content_length} bytes, over the "
+                                     f"upload limit of {limit} bytes.")  # fmt: skip
+            data = bytearray()
+            async for chunk in resp.content.iter_chunked(256 * 1024):
+                data += chunk
+                if len(data) > limit:
+                    raise ApiError(4002, f"{where} is over the upload limit of {limit} bytes.")
+            name = unquote(resp.url.path.rstrip("/").rsplit("/", 1)[-1]) or None
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        reason = "timed out" if isinstance(exc, asyncio.TimeoutError) else str(exc) or repr(exc)
+        raise ApiError(422, f"Could not fetch {where}: {reason}.") from None
+    return bytes(data), name
+
+
+async def _fetched(core: Core, url: str) -> MediaRecord:
+    """An upload of another site's URL: fetched, checked by content and stored."""
+    data, name = await _fetch(core, url)
+    named = name if name is not None and type_from_name(name) is not None else None
+    found = _file_type(named, data[:HEAD_BYTES], len(data), core.options.upload_limit)
+    if named is None:  # no usable extension in the URL: name it after its content
+        named = f"{(name or 'remote').rsplit('.', 1)[0]}.{found.name}"
+    filename = _safe_name(named, f"remote.{found.name}")
+    return await _store(core, filename, data, found.kind.value, found.mime, "url")
+
+
+async def _from_url(core: Core, url: str) -> MediaRecord:
+    """A URL upload. URLs of this sandbox's CDN reuse the stored bytes; others are fetched."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ApiError(4001, f"Only http(s) URLs can be uploaded, not {url[:80]!r}.")
@@ -239,23 +294,7 @@ def _from_url(core: Core, url: str) -> MediaRecord:
         )
         core.media[new_id] = copy
         return copy
-    name = unquote(parts.path.rstrip("/").rsplit("/", 1)[-1]) or "remote"
-    claimed = type_from_name(name)
-    if claimed is None:
-        raise ApiError(4001, f"Cannot tell the media type of {name!r} from its URL.")
-    media_id = core.new_id("m_", 10)
-    record = MediaRecord(
-        media_id,
-        _safe_name(name, "remote"),
-        claimed.kind.value,
-        claimed.mime,
-        url,
-        None,
-        None,
-        source="url",
-    )
-    core.media[media_id] = record
-    return record
+    return await _fetched(core, url)
 
 
 async def upload(request: web.Request) -> web.Response:
@@ -270,7 +309,7 @@ async def upload(request: web.Request) -> web.Response:
         urls = body.get("urls")
         if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
             raise ApiError(422, "'urls' must be a non-empty list of strings.")
-        records = [_from_url(core, url) for url in urls]
+        records = [await _from_url(core, url) for url in urls]
     else:
         raise ApiError(422, "Upload as multipart/form-data (parts named 'files') or JSON urls.")
     session.media.extend(records)

@@ -3,6 +3,18 @@
 PyAV and numpy are the sandbox extra's dependencies; they are imported inside the functions so
 that the rest of the sandbox (and the pytest plugin) import without them. Everything here is
 blocking: the server calls it through ``asyncio.to_thread``.
+
+Any PyAV release from 12 on works: ``av.open(..., metadata_errors=...)`` is passed only to the
+releases that still take it (PyAV 19 removed it and decodes metadata leniently by itself).
+
+Media the sandbox cannot decode: an upload is accepted when its *type* is accepted (checked
+by content), even if this machine's FFmpeg cannot read it, as the service accepts HEIC photos;
+its size is then unknown. But a picture is never invented for it: :func:`decode_still` raises
+:class:`UndecodableMediaError`, so a render of a draft that uses it FAILS (status ``failed``
+with the reason in ``error``) instead of producing a video of a neutral grey frame. A fake
+frame would pass every check a client can make and hide the problem, e.g. a PyAV upgrade that
+breaks decoding. :func:`neutral_image` remains only for a video segment with no source at all
+(a generation from a description, without an upload), where no picture was ever given.
 """
 
 from __future__ import annotations
@@ -25,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Probe",
+    "UndecodableMediaError",
     "decode_still",
     "encode_image",
     "gradient",
@@ -46,11 +59,34 @@ class Probe:
     duration: float | None = None
 
 
+class UndecodableMediaError(Exception):
+    """FFmpeg (as bundled with this PyAV) cannot decode a picture from the medium."""
+
+
+#: Whether ``av.open`` takes ``metadata_errors`` (PyAV < 19); ``None`` until first tried.
+_takes_metadata_errors: bool | None = None
+
+
 def _open(source: bytes | Path) -> Any:
+    """Open ``source`` for reading, tolerating badly encoded metadata on every PyAV release."""
     import av
 
-    target: Any = io.BytesIO(source) if isinstance(source, bytes) else str(source)
-    return av.open(target, metadata_errors="ignore")
+    global _takes_metadata_errors
+
+    def target() -> Any:
+        return io.BytesIO(source) if isinstance(source, bytes) else str(source)
+
+    if _takes_metadata_errors is not False:
+        try:
+            container = av.open(target(), metadata_errors="ignore")
+        except TypeError as exc:  # PyAV 19: "unexpected keyword argument 'metadata_errors'"
+            if "metadata_errors" not in str(exc):
+                raise
+            _takes_metadata_errors = False
+        else:
+            _takes_metadata_errors = True
+            return container
+    return av.open(target())
 
 
 def probe(source: bytes | Path, kind: str) -> Probe:
@@ -119,20 +155,26 @@ def probe_bytes(data: bytes, kind: str) -> Probe:
     return found
 
 
-def decode_still(source: bytes | Path) -> Image | None:
-    """The first picture of an image or video as an RGB array, or ``None`` if it cannot be read.
+def decode_still(source: bytes | Path) -> Image:
+    """The first picture of an image or video as an RGB array.
 
-    The caller renders a neutral frame instead of ``None`` (e.g. for HEIC files FFmpeg cannot
-    decode).
+    Raises:
+        UndecodableMediaError: FFmpeg cannot read a picture from it (a HEIC variant this FFmpeg
+            build lacks, a damaged file, a PyAV incompatibility). Never a stand-in picture.
     """
     try:
         with _open(source) as container:
-            frame = next(container.decode(video=0))
+            if not container.streams.video:
+                raise UndecodableMediaError("it has no picture (no video stream)")
+            frame = next(container.decode(video=0), None)
+            if frame is None:
+                raise UndecodableMediaError("no frame could be decoded from it")
             array: Image = frame.to_ndarray(format="rgb24")
             return array
-    except Exception as exc:  # undecodable media fall back to a neutral frame
-        logger.warning("could not decode a still for rendering (%s); using a neutral frame", exc)
-        return None
+    except UndecodableMediaError:
+        raise
+    except Exception as exc:  # any FFmpeg or PyAV failure: say which, never guess a picture
+        raise UndecodableMediaError(f"{type(exc).__name__}: {exc}") from exc
 
 
 def gradient(
@@ -151,7 +193,10 @@ def gradient(
 
 
 def neutral_image(width: int = 640, height: int = 360) -> Image:
-    """The neutral picture rendered when a source is missing or cannot be decoded."""
+    """The neutral picture of a video segment that has no source (nothing was uploaded).
+
+    Never a stand-in for media that exists but cannot be decoded: see the module docstring.
+    """
     return gradient(width, height, (96, 104, 120), (40, 44, 56))
 
 

@@ -65,7 +65,9 @@ class SandboxOptions:
         registered_credits: credits of each pre-registered token from ``tokens``.
         generation_cost: credits charged for a generation (two stages included).
         edit_cost: credits charged by the first edit of a session (later edits are covered).
-        render_height: height of rendered MP4s in pixels; the width follows the aspect ratio.
+        render_height: height of rendered MP4s in pixels when the draft asks no resolution,
+            and the most any render gets ("480p" is 480 lines if this is at least 480); the
+            width follows the aspect ratio.
         render_fps: frame rate of rendered MP4s.
         render_failure_rate: share of render jobs that end ``failed``.
         render_concurrency: encodes running at once (each in a worker thread).

@@ -3,7 +3,8 @@
 One export runs per session at a time; later ones wait as ``pending``. Each job takes 20-60
 simulated seconds on the clock while its MP4 is encoded in a bounded worker pool; it completes
 when both are done. Failing jobs (``render_failure_rate`` or a ``render_fail`` fault) fail
-part-way without encoding anything.
+part-way without encoding anything. A draft whose media cannot be read (an image FFmpeg cannot
+decode) fails too, with the reason in ``error``; it never renders a placeholder.
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ from nemovideo.protocol.draft import Draft
 from nemovideo.protocol.errors import InvalidResponseError
 from nemovideo.sandbox.api import read_json
 from nemovideo.sandbox.core import CORE, ApiError, Core, current, has_attribution
-from nemovideo.sandbox.encode import RenderCancelledError, plan_from_draft, render_mp4
+from nemovideo.sandbox.encode import (
+    RenderCancelledError,
+    RenderInputError,
+    plan_from_draft,
+    render_mp4,
+)
 from nemovideo.sandbox.gateway import send_file
 from nemovideo.sandbox.store import RenderJob, SessionRecord, TokenRecord
 
@@ -156,6 +162,10 @@ async def _run(core: Core, session: SessionRecord, job: RenderJob) -> None:
         try:
             _, duration = await asyncio.gather(core.clock.sleep(job.work_seconds), encode)
         except RenderCancelledError:
+            return
+        except RenderInputError as exc:  # the user's media, not the renderer: no traceback
+            logger.warning("render %s failed: %s", job.id, exc)
+            job.status, job.error = "failed", f"Render failed: {exc}"
             return
         except Exception as exc:  # an encoder failure is a failed job, not a server error
             logger.exception("render %s failed", job.id)

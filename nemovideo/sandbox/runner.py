@@ -53,7 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=None, help="seed for reproducible runs")
     parser.add_argument(
-        "--render-height", type=int, default=1080, help="height of rendered MP4s (default 1080)"
+        "--render-height",
+        type=int,
+        default=1080,
+        help="height of rendered MP4s, and the most a draft's resolution gets (default 1080)",
     )
     parser.add_argument(
         "--token",

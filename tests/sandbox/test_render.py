@@ -184,7 +184,7 @@ async def test_render_job_record_is_inspectable(nemo_sandbox: Sandbox, api: Api)
     assert (job.status, job.width, job.height, job.session_id) == ("completed", 256, 144, sid)
 
 
-async def test_undecodable_heic_renders_a_neutral_frame_and_says_so(
+async def test_undecodable_heic_is_accepted_but_its_render_fails_and_says_why(
     api: Api, caplog: pytest.LogCaptureFixture
 ) -> None:
     heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(200)
@@ -196,8 +196,9 @@ async def test_undecodable_heic_renders_a_neutral_frame_and_says_so(
     await api.render(sid, "render_heic", draft)
     with caplog.at_level("WARNING", logger="nemovideo.sandbox"):
         done = await api.wait_render("render_heic")
-    assert done["status"] == "completed"
-    assert "neutral frame" in caplog.text
+    assert done["status"] == "failed" and "output" not in done  # never a grey placeholder
+    assert "could not decode the uploaded media 'photo.heic'" in done["error"]
+    assert "photo.heic" in caplog.text
 
 
 async def test_uploaded_video_is_probed(api: Api, tmp_path) -> None:

@@ -78,7 +78,7 @@ async def test_too_large_is_4002(nemo_sandbox_factory, http, small_png: bytes) -
 
 
 async def test_upload_by_url_of_the_sandbox_cdn_and_of_elsewhere(
-    api: Api, sunset_jpeg: bytes
+    nemo_sandbox: Sandbox, api: Api, sunset_jpeg: bytes, pictures: str
 ) -> None:
     sid = await api.new_session()
     _, body = await api.upload(sid, ("sunset.jpg", sunset_jpeg))
@@ -87,11 +87,12 @@ async def test_upload_by_url_of_the_sandbox_cdn_and_of_elsewhere(
     data = await api.data(
         "POST",
         f"/api/upload-video/nemo_agent/me/{other}",
-        json={"urls": [cdn_url, "https://example.com/media/clip.mp4"], "source_type": "url"},
+        json={"urls": [cdn_url, pictures + "/red.png"], "source_type": "url"},
     )
     known, remote = data["files"]
     assert (known["file_type"], known["width"], known["cdn_url"]) == ("image", 320, cdn_url)
-    assert (remote["file_type"], remote["width"]) == ("video", None)  # never fetched
+    assert (remote["file_type"], remote["width"]) == ("image", 64)  # fetched and probed
+    assert remote["cdn_url"].startswith(nemo_sandbox.cdn_url + "/")
     assert len((await api.state(other))["state"]["video_infos"]) == 2
     status, body, _ = await api.call(
         "POST", f"/api/upload-video/nemo_agent/me/{other}", json={"urls": ["ftp://x/y.png"]}
