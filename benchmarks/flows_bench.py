@@ -212,6 +212,7 @@ async def _flows(
             journal_path=None,
             poll_interval=0.001,
             max_polls=100_000,
+            time_scale=_TIME_SCALE,
             connection_limit=_CONNECTIONS,
         ) as client,
         aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=_CONNECTIONS)) as http,

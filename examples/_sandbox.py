@@ -24,6 +24,7 @@ async def open_client(use_sandbox: bool, **settings: Any) -> AsyncIterator[NemoC
         time_scale=0.01, render_height=720, seed=1, initial_credits=10_000
     ) as sandbox:
         settings.setdefault("poll_interval", 0.3)
+        settings.setdefault("time_scale", sandbox.options.time_scale)
         settings.setdefault("max_polls", 1000)
         async with NemoClient(base_url=sandbox.url, **settings) as client:
             yield client

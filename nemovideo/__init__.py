@@ -47,6 +47,7 @@ if TYPE_CHECKING:
         RenderFailedError,
         ServerError,
         SessionNotFoundError,
+        StorageError,
         StreamDisconnectedError,
         UnsupportedFileTypeError,
     )
@@ -131,6 +132,7 @@ _EXPORTS: dict[str, str] = {
     "Session": "nemovideo.protocol.models",
     "SessionNotFoundError": "nemovideo.protocol.errors",
     "SessionState": "nemovideo.protocol.models",
+    "StorageError": "nemovideo.protocol.errors",
     "Stage": "nemovideo.workflows.results",
     "StateDeltaEvent": "nemovideo.protocol.events",
     "StreamDisconnectedError": "nemovideo.protocol.errors",
@@ -201,6 +203,7 @@ __all__ = [
     "SessionState",
     "Stage",
     "StateDeltaEvent",
+    "StorageError",
     "StreamDisconnectedError",
     "TextEvent",
     "ThoughtEvent",

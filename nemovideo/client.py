@@ -131,9 +131,14 @@ class NemoClient:
     async def close(self) -> None:
         """Close the connections. Calling it twice is fine.
 
+        ``animate`` flows still running on this client (and its clones) are stopped first and
+        recorded in the journal: what they paid for stays resumable (``client.resume()``).
+
         Raises:
             Nothing: closing is always safe.
         """
+        if self._transport.owns_connections:
+            await self._flows.stop_all()
         await self._transport.close()
 
     @property
@@ -191,9 +196,14 @@ class NemoClient:
         return await converse(self, session_id, text, **kw)
 
     async def resume(
-        self, journal: Journal | None = None, *, output_dir: str | None = None
+        self,
+        journal: Journal | None = None,
+        *,
+        output_dir: str | os.PathLike[str] | None = None,
+        concurrency: int = 4,
     ) -> list[BatchResult]:
-        """Finish the flows an interrupted run left in the journal, without paying twice.
+        """Finish the flows an interrupted run left in the journal, without paying twice: see
+        :func:`nemovideo.workflows.resume.resume`.
 
         Raises:
             ConfigurationError: no journal is configured. Each flow's own error is reported in
@@ -201,7 +211,7 @@ class NemoClient:
         """
         from nemovideo.workflows.resume import resume
 
-        return await resume(self, journal, output_dir=output_dir)
+        return await resume(self, journal, output_dir=output_dir, concurrency=concurrency)
 
     @property
     def journal(self) -> Journal | None:
@@ -209,8 +219,8 @@ class NemoClient:
         path = self.config.journal_path
         if path is None:
             return None
-        if self._journal is None or self._journal.path != path:
+        if self._journal is None or self._journal.given != path:
             from nemovideo.workflows.journal import Journal
 
-            self._journal = Journal(path)
+            self._journal = Journal(path, lease=self.config.journal_lease)
         return self._journal

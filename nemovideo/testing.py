@@ -111,18 +111,20 @@ async def nemo_sandbox_factory() -> AsyncIterator[SandboxFactory]:
             await sandbox.close()
 
 
-def sandbox_client_settings(tmp_path: Path) -> dict[str, Any]:
+def sandbox_client_settings(tmp_path: Path, time_scale: float = 0.001) -> dict[str, Any]:
     """NemoClient settings for a fast sandbox: waits scaled down, files kept in ``tmp_path``.
 
-    The retry table is the documented one with its waits shortened; polls come every 20 ms and
-    may run long, since the sandbox's clock is fast but its renders are real.
+    The retry table is the documented one with its waits shortened; the service's documented
+    waits pass at the sandbox's ``time_scale``; render polls come every 20 ms and may run long,
+    since the sandbox's clock is fast but its renders are real.
     """
     return {
         "client_id_path": tmp_path / "nemovideo" / "client_id",
-        "journal_path": tmp_path / "nemovideo" / "journal.jsonl",
+        "journal_path": tmp_path / "nemovideo" / "journal.db",
         "poll_interval": 0.02,
         "max_polls": 500,
         "retry": fast_retry_policy(),
+        "time_scale": time_scale,
     }
 
 
@@ -153,7 +155,8 @@ async def nemo_client_factory(
     made: list[NemoClient] = []
 
     def factory(**settings: Any) -> NemoClient:
-        options = {**sandbox_client_settings(tmp_path), **settings}
+        scale = nemo_sandbox.options.time_scale
+        options = {**sandbox_client_settings(tmp_path, scale), **settings}
         client = NemoClient(options.pop("base_url", nemo_sandbox.url), **options)
         made.append(client)
         return client

@@ -101,8 +101,7 @@ def _add_journal(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--journal",
         metavar="PATH",
-        help="job journal file (default ~/.local/state/nemovideo/journal.jsonl; none with "
-        "--sandbox)",
+        help="job journal file (default ~/.local/state/nemovideo/journal.db; none with --sandbox)",
     )
 
 

@@ -87,6 +87,9 @@ def _settings(args: argparse.Namespace, *, sandbox_scale: float | None) -> dict[
     if interval is None and sandbox_scale is not None:
         # The documented 30 s in the sandbox's time, so waits keep their documented shape.
         interval = max(_MIN_POLL_INTERVAL, _DOCUMENTED_POLL * sandbox_scale)
+    if sandbox_scale is not None:
+        # The service's documented waits (generation recovery) pass at the sandbox's pace.
+        settings["time_scale"] = sandbox_scale
     if interval is not None:
         # Polling more often must not shorten the documented total wait (10 polls of 30 s).
         settings["poll_interval"] = interval

@@ -28,6 +28,7 @@ __all__ = [
     "RenderFailedError",
     "ServerError",
     "SessionNotFoundError",
+    "StorageError",
     "StreamDisconnectedError",
     "UnsupportedFileTypeError",
     "clip",
@@ -51,9 +52,14 @@ class NemoError(Exception):
         code: the API's numeric ``code`` (1001, 2001, ...) or ``None``.
         http_status: the HTTP status of the answer, when there was one.
         request_id: the server's request id (``X-Request-Id``), when it sent one.
+        flow_id: the ``animate`` flow the error ended, when it ended one.
+        resumable: True when that flow's paid work is kept: ``client.resume()`` (or
+            ``nemovideo resume``) finishes it without paying again.
     """
 
     default_hint: ClassVar[str] = ""
+    flow_id: str | None = None
+    resumable: bool = False
 
     def __init__(
         self,
@@ -103,6 +109,21 @@ def _rebuild(cls: type[NemoError], message: str, state: dict[str, Any]) -> NemoE
 
 class ConfigurationError(NemoError, ValueError):
     """The SDK was given settings or input it cannot use (a bad URL, a missing file, ...)."""
+
+
+class StorageError(NemoError, OSError):
+    """A local file could not be written or read: the journal, or where a video goes.
+
+    Raised before the step it concerns is taken: a journal that cannot record a step stops the
+    flow before the step, so no paid request goes out unrecorded.
+
+    Attributes:
+        path: the file or folder concerned.
+    """
+
+    def __init__(self, message: str = "", *, path: str | None = None, **kw: Any) -> None:
+        self.path = path
+        super().__init__(message, **kw)
 
 
 class InvalidResponseError(NemoError):

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from nemovideo.protocol.errors import AuthenticationError, ConfigurationError
+from nemovideo.protocol.errors import AuthenticationError, ConfigurationError, StorageError
 
 __all__ = ["Credentials", "load_or_create_client_id"]
 
@@ -54,8 +54,12 @@ def _read_id(path: Path) -> str | None:
 def load_or_create_client_id(path: Path) -> str:
     """Read the shared client id, or create it (mode 0600 in a 0700 folder).
 
-    A corrupt file is replaced by a fresh id. An unreadable one (permissions) gives an id for
-    this process only, with a warning: the SDK still works, it just cannot share the id.
+    A corrupt file is replaced by a fresh id. One that cannot be read or written raises: an id
+    for this process only would make the next process another anonymous account.
+
+    Raises:
+        StorageError: the file cannot be read or written.
+        ConfigurationError: the path is a folder.
     """
     try:
         existing = _read_id(path)
@@ -67,12 +71,7 @@ def load_or_create_client_id(path: Path) -> str:
             "pointing at a file."
         ) from None
     except OSError as exc:
-        logger.warning(
-            "cannot read the client id file %s (%s); using a new id for this process only",
-            path,
-            exc.strerror or type(exc).__name__,
-        )
-        return str(uuid.uuid4())
+        raise _unusable(path, "read", exc) from None
     else:
         if existing is None:
             logger.warning("the client id file %s was corrupt; writing a fresh id", path)
@@ -83,12 +82,17 @@ def load_or_create_client_id(path: Path) -> str:
     try:
         return _write_new_id(path)
     except OSError as exc:
-        logger.warning(
-            "cannot write the client id file %s (%s); using a new id for this process only",
-            path,
-            exc.strerror or type(exc).__name__,
-        )
-        return str(uuid.uuid4())
+        raise _unusable(path, "write", exc) from None
+
+
+def _unusable(path: Path, what: str, exc: OSError) -> StorageError:
+    # An id for this process only would be a new anonymous account in the next process: its
+    # sessions (and the paid work in them) could not be resumed there. Said before any request.
+    return StorageError(
+        f"Cannot {what} the client id file {path} ({exc.strerror or type(exc).__name__}). "
+        "Fix its permissions, or set NEMO_CLIENT_ID (or client_id=) to a stable id.",
+        path=str(path),
+    )
 
 
 class Credentials:

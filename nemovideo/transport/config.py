@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import attrs
 from yarl import URL
@@ -38,6 +40,40 @@ _PLATFORM_DIRS: tuple[tuple[str, str], ...] = (
 )
 
 
+def _positive(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """A setting that must be a positive, finite number of seconds (or a scale)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ConfigurationError(
+            f"{attribute.name} must be a positive, finite number (got {value!r})."
+        )
+
+
+def _kind(cls: type) -> Any:
+    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, cls):
+            raise ConfigurationError(
+                f"{attribute.name} must be a {cls.__name__} (got {type(value).__name__}); "
+                f"e.g. {attribute.name}={cls.__name__}()."
+            )
+
+    return check
+
+
+def _at_least(low: int) -> Any:
+    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigurationError(
+                f"{attribute.name} must be a whole number of at least {low} (got {value!r})."
+            )
+
+    return check
+
+
 @attrs.frozen
 class Timeouts:
     """Every time limit, in seconds. Defaults follow the API's documented figures.
@@ -52,12 +88,12 @@ class Timeouts:
         download_read: a download may stall this long between two chunks.
     """
 
-    connect: float = 10.0
-    request: float = 120.0
-    stream_read: float = 600.0
-    stream_idle: float = 600.0
-    stream_total: float = 900.0
-    download_read: float = 60.0
+    connect: float = attrs.field(default=10.0, validator=_positive)
+    request: float = attrs.field(default=120.0, validator=_positive)
+    stream_read: float = attrs.field(default=600.0, validator=_positive)
+    stream_idle: float = attrs.field(default=600.0, validator=_positive)
+    stream_total: float = attrs.field(default=900.0, validator=_positive)
+    download_read: float = attrs.field(default=60.0, validator=_positive)
 
 
 @attrs.frozen
@@ -95,9 +131,9 @@ def detect_platform(env: Mapping[str, str], install_path: str | None = None) -> 
 
 
 def default_journal_path(env: Mapping[str, str]) -> Path:
-    """``$XDG_STATE_HOME/nemovideo/journal.jsonl`` (default under ``~/.local/state``)."""
+    """``$XDG_STATE_HOME/nemovideo/journal.db`` (default under ``~/.local/state``)."""
     base = env.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "nemovideo" / "journal.jsonl"
+    return Path(base) / "nemovideo" / "journal.db"
 
 
 def default_client_id_path(env: Mapping[str, str]) -> Path:
@@ -178,15 +214,23 @@ class ClientConfig:
     client_id: str | None = None
     client_id_path: Path = attrs.field(factory=lambda: default_client_id_path(os.environ))
     attribution: Attribution = attrs.field(factory=Attribution)
-    timeouts: Timeouts = attrs.field(factory=Timeouts)
-    retry: RetryPolicy = attrs.field(factory=RetryPolicy)
-    upload_limit: int = DEFAULT_UPLOAD_LIMIT
-    poll_interval: float = 30.0
-    max_polls: int = 10
-    max_body_bytes: int = 32 * 1024 * 1024
-    max_download_bytes: int = 8 * 1024 * 1024 * 1024
-    max_event_bytes: int = 16 * 1024 * 1024
-    connection_limit: int = 100
+    timeouts: Timeouts = attrs.field(factory=Timeouts, validator=_kind(Timeouts))
+    retry: RetryPolicy = attrs.field(factory=RetryPolicy, validator=_kind(RetryPolicy))
+    upload_limit: int = attrs.field(default=DEFAULT_UPLOAD_LIMIT, validator=_at_least(1))
+    poll_interval: float = attrs.field(default=30.0, validator=_positive)
+    max_polls: int = attrs.field(default=10, validator=_at_least(1))
+    max_body_bytes: int = attrs.field(default=32 * 1024 * 1024, validator=_at_least(64 * 1024))
+    max_download_bytes: int = attrs.field(
+        default=8 * 1024 * 1024 * 1024, validator=_at_least(1024 * 1024)
+    )
+    max_event_bytes: int = attrs.field(default=16 * 1024 * 1024, validator=_at_least(64 * 1024))
+    connection_limit: int = attrs.field(default=100, validator=_at_least(1))
+    #: How fast the service's documented waits pass: 1 for the real service; a sandbox whose
+    #: clock runs fast (``time_scale=0.001``) wants the same here.
+    time_scale: float = attrs.field(default=1.0, validator=_positive)
+    #: Seconds a flow's claim in the journal lasts without renewal: how long after a crash its
+    #: flows wait before another process may resume them (a live run renews every third).
+    journal_lease: float = attrs.field(default=60.0, validator=_positive)
     verify_ssl: bool = True
     journal_path: Path | None = attrs.field(factory=lambda: default_journal_path(os.environ))
 
@@ -223,7 +267,8 @@ class ClientConfig:
         )
         path = Path(client_id_path) if client_id_path else default_client_id_path(env)
         if "journal_path" not in settings:
-            settings["journal_path"] = default_journal_path(env)
+            chosen = env.get("NEMO_JOURNAL", "").strip()
+            settings["journal_path"] = Path(chosen) if chosen else default_journal_path(env)
         elif settings["journal_path"] is not None:
             settings["journal_path"] = Path(settings["journal_path"])  # type: ignore[arg-type]
         known = {f.name for f in attrs.fields(cls)}

@@ -152,6 +152,12 @@ class HTTPTransport:
         """True after :meth:`close`."""
         return self._closed
 
+    @property
+    def owns_connections(self) -> bool:
+        """True for the transport that opened (or was given) the connections, not a derived one:
+        closing it ends every request of its clones too."""
+        return self._parent is None
+
     def session(self) -> aiohttp.ClientSession:
         """The aiohttp session, opened on first use (inside the running loop)."""
         if self._parent is not None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import math
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -32,6 +33,7 @@ from nemovideo.protocol.errors import (
     APIConnectionError,
     APITimeoutError,
     AuthenticationError,
+    ConfigurationError,
     MissingClientIdError,
     RateLimitedError,
     ServerError,
@@ -76,6 +78,23 @@ class RetryPolicy:
     rate_limit_max_wait: float = 120.0
     auth_retries: int = 1
     sleep: Callable[[float], Awaitable[None]] = attrs.field(default=asyncio.sleep, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        # Checked here, not after a paid request: a negative count or a NaN wait is refused now.
+        for name in ("max_retries", "rate_limit_retries", "auth_retries"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigurationError(f"RetryPolicy.{name} must be a whole number >= 0.")
+        for name in ("backoff_initial", "backoff_max", "backoff_jitter", "rate_limit_wait",
+                     "rate_limit_max_wait"):  # fmt: skip
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or value < 0
+            ):
+                raise ConfigurationError(f"RetryPolicy.{name} must be a finite number >= 0.")
 
     @classmethod
     def never(cls) -> RetryPolicy:

@@ -1,48 +1,38 @@
 """One image to one MP4: the product's central flow.
 
-:func:`animate` composes the resources in the documented order: session, upload, one chat
+:func:`animate` checks everything it can before the first request (inputs, settings,
+destination), then composes the resources in the documented order: session, upload, one chat
 message (never re-sent), state checks for silent replies and broken streams, render (with its
-one documented re-submission), download. Every step is announced in the job journal first, so
-an interrupted flow can be finished by :func:`~nemovideo.workflows.resume.resume` without
-paying twice.
+one documented re-submission), download. Every step is committed to the ledger before it is
+taken; after the paid message nothing but the service's own verdict ends the flow for good, so
+an interrupted flow is finished by :func:`~nemovideo.workflows.resume.resume` without paying
+twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nemovideo.protocol.draft import Draft
-from nemovideo.protocol.errors import (
-    APIConnectionError,
-    APITimeoutError,
-    ConfigurationError,
-    NemoError,
-    ServerError,
+from nemovideo.protocol.errors import ConfigurationError, NemoError
+from nemovideo.workflows.checks import (
+    RESOLUTIONS,
+    check_destination,
+    check_duration,
+    check_text,
 )
-from nemovideo.workflows.generation import build_prompt, generate
+from nemovideo.workflows.generation import build_prompt
 from nemovideo.workflows.journal import Journal
-from nemovideo.workflows.results import ProgressHandler, Stage, Video
-from nemovideo.workflows.steps import FlowSteps, beside, emit, finish_render, record
+from nemovideo.workflows.recovery import finish_flow, video_of_done_flow, wait_for_holder
+from nemovideo.workflows.results import ProgressHandler, Video
+from nemovideo.workflows.steps import NewFlowSteps, finish_render, run_held
 
 if TYPE_CHECKING:
     from nemovideo.workflows.host import WorkflowClient
 
-if sys.version_info >= (3, 11):
-    from asyncio import timeout as _deadline
-else:  # pragma: no cover - Python 3.10
-    from async_timeout import timeout as _deadline
-
 __all__ = ["RESOLUTIONS", "animate"]
-
-logger = logging.getLogger("nemovideo.workflows")
-
-RESOLUTIONS = ("480p", "720p", "1080p")
 
 
 def _describe_image(image: Any) -> str:
@@ -68,6 +58,8 @@ async def animate(
     task_name: str = "project",
     language: str = "en",
     journal: Journal | bool | None = True,
+    key: str | None = None,
+    overwrite: bool = False,
 ) -> Video:
     """Turn a still image into an animated MP4.
 
@@ -78,11 +70,14 @@ async def animate(
             video clip".
         duration: seconds of video (default 5).
         resolution: "480p", "720p" or "1080p".
-        output: where to save the MP4 (a file path or a folder); ``None`` keeps it in memory
-            (``video.data``).
+        output: where to save the MP4: a file path, or an existing folder (the file is then
+            named after the image); ``None`` keeps it in memory (``video.data``).
         on_progress: called with :class:`Progress` at every stage.
         timeout: an overall deadline in seconds (``None``: each step's own limits).
         journal: ``True`` for the client's journal, a :class:`Journal`, or ``False``.
+        key: an idempotency key: a key the journal has seen returns that flow's video, or
+            finishes that flow, and never pays for new work.
+        overwrite: replace an existing file at ``output`` (never the input image).
 
     Example:
         >>> video = await client.animate("sunset.jpg", output="out.mp4")  # doctest: +SKIP
@@ -90,57 +85,80 @@ async def animate(
         (PosixPath('out.mp4'), 5.0)
 
     Raises:
+        ConfigurationError: an input, setting or destination is unusable (nothing was sent).
         UnsupportedFileTypeError: the image's type was refused before upload.
         FileTooLargeError: the image is over the upload limit (checked before upload).
         InsufficientCreditsError: not enough credits for a generation (about 100).
         GenerationFailedError: the agent produced no timeline.
         RenderFailedError: the export failed twice.
-        APITimeoutError: ``timeout`` passed; what still runs is in the journal.
+        APITimeoutError: ``timeout`` passed.
+        StorageError: the journal or the destination could not be written.
+
+        After the paid chat message, an error's ``resumable`` is True (but for a session the
+        service no longer knows): ``client.resume()`` finishes the flow without paying again.
     """
-    if not (0 < duration <= 60):
-        raise ConfigurationError("duration must be between 0 and 60 seconds.")
+    duration = check_duration(duration)
     if resolution not in RESOLUTIONS:
         raise ConfigurationError(f"resolution must be one of {', '.join(RESOLUTIONS)}.")
+    prompt = check_text(prompt, "prompt")
+    task_name = check_text(task_name, "task_name", optional=False) or "project"
+    language = check_text(language, "language", optional=False) or "en"
+    if key is not None:
+        key = check_text(key, "key", optional=False)
     is_url = isinstance(image, str) and image.lower().startswith(("http://", "https://"))
     if not is_url:
         client.upload.check(image)  # fail fast, before any session or credit is used
     book = _resolve_journal(client, journal)
+    if key is not None and book is None:
+        raise ConfigurationError("key= needs a journal to remember the flow in.")
+    if key is not None and book is not None and output is not None and not overwrite:
+        # The file a known key's flow wrote (or will write) is its own result, not a clash.
+        seen = await asyncio.to_thread(book.by_key, key)
+        recorded = seen.get("output") if seen is not None else None
+        overwrite = recorded is not None and _same_path(recorded, output)
+    dest = check_destination(output, image, overwrite=overwrite)
+    if key is not None and book is not None:
+        known = await _known_flow(client, book, key, dest, on_progress, timeout)
+        if known is not None:
+            return known
     flow = Journal.new_flow_id()
     text = build_prompt(prompt, duration, resolution)
-    dest = Path(output) if output is not None else None
-    await record(
-        book,
-        flow,
-        "started",
-        image=_describe_image(image),
-        prompt=prompt,
-        duration=duration,
-        resolution=resolution,
-        instruction=text,
-        output=str(dest.resolve()) if dest else None,
-    )
-    steps = _AnimateSteps(client, book, flow, on_progress)
+    fields: dict[str, Any] = {
+        "image": _describe_image(image),
+        "prompt": prompt,
+        "duration": duration,
+        "resolution": resolution,
+        "instruction": text,
+        "task_name": task_name,
+        "language": language,
+        "output": str(dest.resolve()) if dest else None,
+    }
+    if book is not None:
+        try:
+            server = str(client.config.base_url)
+            await asyncio.to_thread(lambda: book.start(flow, key=key, server=server, **fields))
+        except KeyError:
+            # Another run started this key a moment ago: that flow is the one.
+            assert key is not None
+            known = await _known_flow(client, book, key, dest, on_progress, timeout)
+            if known is not None:
+                return known
+            raise
+    steps = NewFlowSteps(client, book, flow, on_progress)
+
+    async def work() -> Video:
+        state, before = await steps.start(image, is_url, text, task_name, language)
+        return await finish_render(steps, state, dest, before)
+
+    return await run_held(steps, work, timeout)
+
+
+def _same_path(recorded: object, output: object) -> bool:
     try:
-        if timeout is None:
-            return await steps.run(image, is_url, text, dest, task_name, language)
-        async with _deadline(timeout):
-            return await steps.run(image, is_url, text, dest, task_name, language)
-    except asyncio.TimeoutError:
-        await record(book, flow, "interrupted", reason="deadline", **steps.running())
-        raise APITimeoutError(
-            f"animate() did not finish within {timeout:g} s; still running: {steps.running()}. "
-            "client.resume() finishes it without paying twice.",
-            request_sent=True,
-        ) from None
-    except asyncio.CancelledError:
-        # Recorded synchronously: a cancelled task cannot await a thread any more.
-        if book is not None:
-            with contextlib.suppress(OSError):
-                book.record(flow, "interrupted", reason="cancelled", **steps.running())
-        raise
-    except NemoError as exc:
-        await record(book, flow, "failed", error=f"{type(exc).__name__}: {exc.message}")
-        raise
+        wanted = Path(str(output)).resolve()
+    except (TypeError, OSError):
+        return False
+    return str(recorded) in (str(wanted), str(wanted / Path(str(recorded)).name))
 
 
 def _resolve_journal(client: WorkflowClient, journal: Journal | bool | None) -> Journal | None:
@@ -151,59 +169,35 @@ def _resolve_journal(client: WorkflowClient, journal: Journal | bool | None) -> 
     return client.journal
 
 
-class _AnimateSteps(FlowSteps):
-    """A new flow's steps up to the render: session, upload, the one chat message."""
-
-    async def run(
-        self, image: Any, is_url: bool, text: str, dest: Path | None, task_name: str, language: str
-    ) -> Video:
-        flows = self.client.flows
-        self.mark = flows.begin()
-        try:
-            return await self._run(image, is_url, text, dest, task_name, language)
-        finally:
-            flows.end(self.mark)
-
-    async def _run(
-        self, image: Any, is_url: bool, text: str, dest: Path | None, task_name: str, language: str
-    ) -> Video:
-        client, handler, flow = self.client, self.handler, self.flow
-        emit(handler, Stage.STARTING, message="Creating a session")
-        # The balance is only read (best effort), so it costs no round trip of its own: it is
-        # asked beside the session, and known long before the chat message can spend anything.
-        async with beside(client.credits.get()) as balance:
-            session = await client.session.create(task_name=task_name, language=language)
-        credits_before = balance.result()
-        self.session = session
-        await record(
-            self.journal, flow, "session", session_id=session.session_id, task_id=session.task_id
-        )
-        await self._upload(image, is_url)
-        await record(self.journal, flow, "chat_sent", chat_sent=True)
-        state = await generate(client, session.session_id, text, handler, Draft.from_wire({}))
-        return await finish_render(self, state, dest, credits_before)
-
-    async def _upload(self, image: Any, is_url: bool) -> None:
-        assert self.session is not None
-        sid = self.session.session_id
-        handler = self.handler
-        if is_url:
-            emit(handler, Stage.UPLOADING, 0, None, "Uploading by URL")
-            await self.client.upload.urls(sid, [image])
-        else:
-
-            def progress(sent: int, total: int) -> None:
-                emit(handler, Stage.UPLOADING, sent, total, "Uploading")
-
-            try:
-                await self.client.upload.files(sid, image, on_progress=progress)
-            except (ServerError, APIConnectionError) as exc:
-                # Whether the upload landed is unknown: the state says. If it did not, sending
-                # it again creates nothing twice.
-                state = await self.client.state.get(sid)
-                if state.video_infos:
-                    logger.info("the upload landed despite %s", type(exc).__name__)
-                else:
-                    logger.warning("upload failed (%s); sending it once more", type(exc).__name__)
-                    await self.client.upload.files(sid, image, on_progress=progress)
-        await record(self.journal, self.flow, "uploaded")
+async def _known_flow(
+    client: WorkflowClient,
+    book: Journal,
+    key: str,
+    dest: Path | None,
+    on_progress: ProgressHandler | None,
+    timeout: float | None,
+) -> Video | None:
+    """The video of the flow started with ``key``, finishing it if needed; ``None`` when the
+    key is new (or its flow ended before paying anything, so it may start afresh)."""
+    while True:
+        flow = await asyncio.to_thread(book.by_key, key)
+        if flow is None:
+            return None
+        if flow.state == "done":
+            return await video_of_done_flow(client, flow, dest)
+        if flow.state == "failed":
+            if not flow.paid:
+                await asyncio.to_thread(book.forget_key, flow.flow_id)
+                return None
+            raise NemoError(
+                f"The flow started with key {key!r} failed for good: "
+                f"{flow.get('error') or 'see the journal'} (flow {flow.flow_id})."
+            )
+        if await asyncio.to_thread(book.claim, flow.flow_id):
+            target = dest
+            if target is None and flow.get("output"):
+                target = Path(str(flow.get("output")))
+            return await finish_flow(
+                client, book, flow, target, on_progress=on_progress, timeout=timeout
+            )
+        await wait_for_holder(book, flow.flow_id)

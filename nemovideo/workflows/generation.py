@@ -24,9 +24,23 @@ from nemovideo.workflows.results import Progress, ProgressHandler, Stage, report
 if TYPE_CHECKING:
     from nemovideo.workflows.host import WorkflowClient
 
-__all__ = ["DEFAULT_PROMPT", "build_prompt", "generate", "wait_for_draft"]
+__all__ = [
+    "DEFAULT_PROMPT",
+    "RECOVERY_FIRST_WAIT",
+    "RECOVERY_POLL",
+    "RECOVERY_UNCHANGED_POLLS",
+    "build_prompt",
+    "generate",
+    "wait_for_draft",
+]
 
 logger = logging.getLogger("nemovideo.workflows")
+
+#: The documented recovery: the first look at the state after this many seconds ...
+RECOVERY_FIRST_WAIT = 30.0
+#: ... then one every this many seconds, until five polls in a row see no change.
+RECOVERY_POLL = 60.0
+RECOVERY_UNCHANGED_POLLS = 5
 
 DEFAULT_PROMPT = "turn this image into a {duration}-second animated video clip"
 
@@ -61,17 +75,18 @@ async def wait_for_draft(
 ) -> SessionState:
     """Poll the state until the draft is exportable and has settled, as documented.
 
-    The documented recovery after a broken stream or a silent reply: wait one poll interval,
-    then poll every two intervals; five unchanged polls without an exportable draft mean the
-    work failed.
+    The documented recovery after a broken stream or a silent reply: wait 30 s, then poll every
+    60 s; five unchanged polls without an exportable draft mean the work failed. These times
+    are the service's, not the render's ``poll_interval``: only the client's ``time_scale``
+    (for a sandbox whose clock runs fast) changes them.
 
     Raises:
         GenerationFailedError: the draft stayed empty (or unchanged from ``before``).
     """
-    interval = client.config.poll_interval
-    waited = 0.0
-    await asyncio.sleep(interval)
-    waited += interval
+    scale = client.config.time_scale
+    interval = RECOVERY_POLL * scale
+    waited = RECOVERY_FIRST_WAIT * scale
+    await asyncio.sleep(waited)
     last: Draft | None = None
     unchanged = 0
     while True:
@@ -82,7 +97,7 @@ async def wait_for_draft(
             return state
         if draft == last:
             unchanged += 1
-            if unchanged >= 5:
+            if unchanged >= RECOVERY_UNCHANGED_POLLS:
                 if draft.is_exportable:
                     return state
                 raise GenerationFailedError(session_id=session_id)
@@ -91,8 +106,8 @@ async def wait_for_draft(
         last = draft
         if on_wait is not None:
             on_wait(waited)
-        await asyncio.sleep(2 * interval)
-        waited += 2 * interval
+        await asyncio.sleep(interval)
+        waited += interval
 
 
 async def generate(

@@ -7,6 +7,8 @@ journal, the flow accounting and ``with_options``), so that nothing here imports
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -43,12 +45,15 @@ class FlowAccounting:
         False
     """
 
-    __slots__ = ("_alone", "_next", "_running")
+    __slots__ = ("_alone", "_next", "_running", "_tasks", "closing")
 
     def __init__(self) -> None:
         self._next = 0
         self._running = 0
         self._alone: set[int] = set()
+        self._tasks: dict[int, asyncio.Task[Any]] = {}
+        #: True while the client closes: flows stopped now record "closed", not "cancelled".
+        self.closing = False
 
     @property
     def running(self) -> int:
@@ -56,9 +61,13 @@ class FlowAccounting:
         return self._running
 
     def begin(self) -> int:
-        """Count a flow in; returns its mark for :meth:`ran_alone`."""
+        """Count a flow in (the running task is the flow's); returns its mark."""
         self._next += 1
         self._running += 1
+        with contextlib.suppress(RuntimeError):  # outside a task: nothing to cancel on close
+            task = asyncio.current_task()
+            if task is not None:
+                self._tasks[self._next] = task
         if self._running == 1:
             self._alone.add(self._next)
         else:
@@ -70,6 +79,26 @@ class FlowAccounting:
         """Count the flow with ``mark`` out (once, when it ends)."""
         self._running -= 1
         self._alone.discard(mark)
+        self._tasks.pop(mark, None)
+
+    async def stop_all(self, timeout: float = 10.0) -> None:
+        """Cancel the running flows and wait (up to ``timeout``) until each has recorded how it
+        stopped: what they paid for stays resumable.
+
+        Raises:
+            Nothing: the flows' own errors stay with their callers.
+        """
+        self.closing = True
+        try:
+            tasks = [t for t in self._tasks.values() if not t.done()]
+            current = asyncio.current_task()
+            tasks = [t for t in tasks if t is not current]
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks, timeout=timeout)
+        finally:
+            self.closing = False
 
     def ran_alone(self, mark: int) -> bool:
         """True when the flow with ``mark`` has had no other flow beside it so far.

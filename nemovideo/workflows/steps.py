@@ -1,29 +1,64 @@
-"""The steps of one ``animate`` flow after its generation, shared by :func:`animate` and resume.
+"""The steps of an ``animate`` flow, and the rule that keeps paid work (animate and resume).
 
-:class:`FlowSteps` carries what one flow has started (session, render job) with its journal and
-progress handler; :func:`finish_render` renders, waits and downloads; :func:`beside` and
-:func:`best_effort` run the calls a flow may do without (balances, claim links).
+:class:`FlowSteps` carries what one flow has started (session, render job) with its ledger and
+progress handler. :class:`NewFlowSteps` takes a flow from nothing to the one paid chat message;
+:func:`finish_render` renders, waits and downloads; :func:`run_held` runs either under the
+flow's lease and decides, when something stops it, whether the flow ends (``failed``: nothing
+was paid, or the service said the work is gone) or waits for ``resume`` (anything else).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import os
+import secrets
+import sys
 import tempfile
-from collections.abc import AsyncIterator, Awaitable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from nemovideo.protocol.errors import NemoError
+from nemovideo.protocol.draft import Draft
+from nemovideo.protocol.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    GenerationFailedError,
+    NemoError,
+    RenderFailedError,
+    ServerError,
+    SessionNotFoundError,
+    StorageError,
+)
 from nemovideo.protocol.models import RenderJob, Session, SessionState
+from nemovideo.workflows.generation import generate
+from nemovideo.workflows.leases import holding
 from nemovideo.workflows.results import Progress, ProgressHandler, Stage, Video, report_progress
 
 if TYPE_CHECKING:
     from nemovideo.workflows.host import WorkflowClient
     from nemovideo.workflows.journal import Journal
 
-__all__ = ["FlowSteps", "beside", "best_effort", "emit", "finish_render", "record"]
+if sys.version_info >= (3, 11):
+    from asyncio import timeout as _deadline
+else:  # pragma: no cover - Python 3.10
+    from async_timeout import timeout as _deadline
+
+__all__ = [
+    "FlowSteps",
+    "NewFlowSteps",
+    "beside",
+    "best_effort",
+    "emit",
+    "finish_render",
+    "new_render_id",
+    "record",
+    "run_held",
+]
 
 logger = logging.getLogger("nemovideo.workflows")
 
@@ -42,17 +77,30 @@ def emit(
 
 
 async def record(journal: Journal | None, flow: str, step: str, **fields: Any) -> None:
-    """Record a step in ``journal`` (when there is one), off the event loop.
+    """Commit a step in ``journal`` (when there is one) before the step is taken.
 
     Raises:
-        OSError: the journal could not be written.
+        StorageError: the journal could not commit it: the step must not be taken.
     """
     if journal is not None:
         await asyncio.to_thread(journal.record, flow, step, **fields)
 
 
+def new_render_id() -> str:
+    """A render job id of the documented ``render_<unix-ms>`` shape, plus 32 random bits.
+
+    The client chooses the id; the random part keeps two processes or machines that start a
+    render in the same millisecond from choosing the same one.
+
+    Example:
+        >>> new_render_id().startswith("render_")
+        True
+    """
+    return f"render_{int(time.time() * 1000)}_{secrets.token_hex(4)}"
+
+
 class FlowSteps:
-    """The steps of one flow, with what has started (for the journal and for errors)."""
+    """The steps of one flow, with what has started (for the ledger and for errors)."""
 
     def __init__(
         self,
@@ -67,6 +115,10 @@ class FlowSteps:
         self.handler = handler
         self.session: Session | None = None
         self.job: RenderJob | None = None
+        #: True once the chat message may have gone out: from then on the flow is kept.
+        self.paid = False
+        #: True once the render was submitted a second time (the documented one re-submission).
+        self.resubmitted = False
         self.mark = 0  # this flow's mark in the client's flow accounting
 
     def running(self) -> dict[str, Any]:
@@ -79,36 +131,175 @@ class FlowSteps:
             out["job_id"] = self.job.id
         return out
 
+    def where(self) -> str:
+        """The flow and its server-side ids, for messages."""
+        ids = ", ".join(f"{k} {v}" for k, v in {"flow": self.flow, **self.running()}.items())
+        return f"({ids})"
+
+
+class NewFlowSteps(FlowSteps):
+    """A flow's steps up to the render: session, upload, the one paid chat message."""
+
+    async def start(
+        self, image: Any, is_url: bool, text: str, task_name: str, language: str
+    ) -> tuple[SessionState, Any]:
+        """Create the session, upload, send the message; the state and the balance before.
+
+        Raises:
+            NemoError: a request was refused or failed (before the message: nothing was paid).
+            StorageError: the ledger could not record a step (the step was not taken).
+        """
+        client, handler, flow = self.client, self.handler, self.flow
+        emit(handler, Stage.STARTING, message="Creating a session")
+        # The balance is only read (best effort), so it costs no round trip of its own: it is
+        # asked beside the session, and known long before the chat message can spend anything.
+        async with beside(client.credits.get()) as balance:
+            session = await client.session.create(task_name=task_name, language=language)
+        self.session = session
+        await record(
+            self.journal, flow, "session", session_id=session.session_id, task_id=session.task_id
+        )
+        await self._upload(image, is_url)
+        # Committed BEFORE the message goes out: from here on it is never sent again.
+        await record(self.journal, flow, "chat_sent", chat_sent=True)
+        self.paid = True
+        state = await generate(client, session.session_id, text, handler, Draft.from_wire({}))
+        return state, balance.result()
+
+    async def _upload(self, image: Any, is_url: bool) -> None:
+        assert self.session is not None
+        sid = self.session.session_id
+        handler = self.handler
+        if is_url:
+            emit(handler, Stage.UPLOADING, 0, None, "Uploading by URL")
+            await self.client.upload.urls(sid, [image])
+        else:
+
+            def progress(sent: int, total: int) -> None:
+                emit(handler, Stage.UPLOADING, sent, total, "Uploading")
+
+            image = _sendable(image)
+            try:
+                await self.client.upload.files(sid, image, on_progress=progress)
+            except (ServerError, APIConnectionError) as exc:
+                # Whether the upload landed is unknown: the state says. If it did not, sending
+                # it again creates nothing twice.
+                state = await self.client.state.get(sid)
+                if state.video_infos:
+                    logger.info("the upload landed despite %s", type(exc).__name__)
+                else:
+                    logger.warning("upload failed (%s); sending it once more", type(exc).__name__)
+                    await self.client.upload.files(sid, image, on_progress=progress)
+        await record(self.journal, self.flow, "uploaded")
+
+
+def _sendable(image: Any) -> Any:
+    """A path whose name is not valid UTF-8 (bytes a file system allows) is sent under a
+    readable name: the multipart header could not carry the original one."""
+    if not isinstance(image, (str, os.PathLike)):
+        return image
+    path = os.fspath(image)
+    name = os.path.basename(path)
+    if not isinstance(name, str):
+        return image
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        readable = os.fsencode(name).decode("utf-8", "replace")
+        return (readable, Path(path).read_bytes())
+    return image
+
+
+# -- the render --------------------------------------------------------------------------
+
+
+def _taken(exc: APIStatusError) -> bool:
+    """A render start refused because the job id is already in use."""
+    return exc.http_status == 409 or "already" in exc.message.lower()
+
+
+async def _start_render(steps: FlowSteps, draft: Draft) -> None:
+    """Start a render under a fresh id, recorded before the request; one new id if it is taken."""
+    assert steps.session is not None
+    for attempt in range(2):
+        job_id = new_render_id()
+        fields: dict[str, Any] = {"job_id": job_id}
+        if steps.resubmitted:
+            fields["resubmitted"] = True
+        await record(steps.journal, steps.flow, "render_started", **fields)
+        steps.job = RenderJob(id=job_id, session_id=steps.session.session_id, draft=draft)
+        try:
+            steps.job = await steps.client.render.start(
+                steps.session.session_id, draft, job_id=job_id
+            )
+            return
+        except APIStatusError as exc:
+            if attempt == 0 and not isinstance(exc, ServerError) and _taken(exc):
+                logger.warning("render id %s was taken; starting under a new id", job_id)
+                continue
+            raise
+
+
+async def find_job(steps: FlowSteps, job_id: str) -> RenderJob | None:
+    """The recorded job as the service knows it, or ``None`` when the service says it has no
+    such job. A failure to ask (an outage, a 5xx, a 429) is raised, never read as "not found".
+
+    Raises:
+        NemoError: the status could not be read (try again later).
+    """
+    try:
+        return await steps.client.render.get(job_id)
+    except (ServerError, APIConnectionError):
+        raise
+    except APIStatusError as exc:
+        if exc.http_status == 404 or isinstance(exc, SessionNotFoundError):
+            return None
+        raise
+
 
 async def finish_render(
     steps: FlowSteps, state: SessionState, dest: Path | None, credits_before: Any
 ) -> Video:
-    """Render the state's draft, wait, download; shared by :func:`animate` and resume.
+    """Render the state's draft (or follow ``steps.job``), wait, download.
+
+    Every job id is recorded before its start request; a failed render is submitted once more
+    under a new, recorded id (the documented single re-submission).
 
     Raises:
         RenderFailedError: the export failed twice.
         APITimeoutError: the render did not finish within the polling budget.
         InvalidResponseError: the download was truncated or larger than announced.
+        StorageError: the video could not be written where it goes.
     """
-    client, handler, flow = steps.client, steps.handler, steps.flow
+    client, handler = steps.client, steps.handler
     assert steps.session is not None
-    session = steps.session
     if steps.job is None:
-        from nemovideo.resources.render import new_job_id
-
-        job_id = new_job_id()
-        await record(steps.journal, flow, "render_started", job_id=job_id)
         emit(handler, Stage.RENDERING, 0, 100, "Rendering 0%")
-        steps.job = await client.render.start(session.session_id, state.draft, job_id=job_id)
+        await _start_render(steps, state.draft)
 
     def render_progress(job: RenderJob) -> None:
-        steps.job = job
         emit(handler, Stage.RENDERING, job.progress, 100, f"Rendering {job.progress:.0f}%")
 
-    job = await client.render.wait(steps.job, on_progress=render_progress)
-    if job.id != steps.job.id:
-        await record(steps.journal, flow, "render_started", job_id=job.id)
+    while True:
+        assert steps.job is not None
+        try:
+            job = await client.render.wait(steps.job, on_progress=render_progress, resubmit=False)
+            break
+        except RenderFailedError:
+            if steps.resubmitted:
+                raise
+            logger.warning("render %s failed; submitting once more", steps.job.id)
+            steps.resubmitted = True
+            await _start_render(steps, state.draft)
     steps.job = job
+    return await _deliver(steps, state, job, dest, credits_before)
+
+
+async def _deliver(
+    steps: FlowSteps, state: SessionState, job: RenderJob, dest: Path | None, credits_before: Any
+) -> Video:
+    client, handler, session = steps.client, steps.handler, steps.session
+    assert session is not None
 
     def download_progress(done: int, total: int | None) -> None:
         emit(handler, Stage.DOWNLOADING, done, total, "Downloading")
@@ -116,26 +307,35 @@ async def finish_render(
     data: bytes | None = None
     # The claim link needs only the session: it is asked while the video downloads.
     async with beside(client.session.claim_link(session)) as claim:
-        if dest is None:
-            with tempfile.TemporaryDirectory(prefix="nemovideo-") as tmp:
-                saved = await client.render.download(
-                    job, Path(tmp) / "video.mp4", on_progress=download_progress
-                )
-                data = saved.read_bytes()
-            path = None
-            size = len(data)
-        else:
-            path = await client.render.download(job, dest, on_progress=download_progress)
-            size = path.stat().st_size
+        try:
+            if dest is None:
+                with tempfile.TemporaryDirectory(prefix="nemovideo-") as tmp:
+                    saved = await client.render.download(
+                        job, Path(tmp) / "video.mp4", on_progress=download_progress
+                    )
+                    data = saved.read_bytes()
+                path = None
+                size = len(data)
+            else:
+                path = await client.render.download(job, dest, on_progress=download_progress)
+                size = path.stat().st_size
+        except OSError as exc:
+            if isinstance(exc, NemoError):
+                raise
+            raise StorageError(
+                f"The video could not be written to {dest or 'a temporary file'} "
+                f"({exc.strerror or exc}).",
+                path=str(dest) if dest else None,
+            ) from exc
     link = claim.result()
-    await record(steps.journal, flow, "downloaded", path=str(path) if path else None)
+    await record(steps.journal, steps.flow, "downloaded", path=str(path) if path else None)
     # The balance is the account's: only a flow that ran alone can call a drop its own.
     alone = steps.mark > 0 and client.flows.ran_alone(steps.mark)
     credits_after = await best_effort(client.credits.get()) if alone else None
     spent = None
     if credits_before is not None and credits_after is not None:
         spent = max(0, credits_before.total - credits_after.total)
-    await record(steps.journal, flow, "done", job_id=job.id)
+    await record(steps.journal, steps.flow, "done", job_id=job.id, size=size)
     emit(handler, Stage.DONE, size, size, "Done")
     return Video(
         size=size,
@@ -151,9 +351,126 @@ async def finish_render(
     )
 
 
+# -- the rule that keeps paid work ----------------------------------------------------------
+
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _ends_for_good(steps: FlowSteps, exc: BaseException) -> bool:
+    """Whether stopping here ends the flow: nothing paid yet, or the service's own verdict.
+
+    The service's verdicts: the session is gone (1002), or the documented recovery saw five
+    unchanged polls of a draft with nothing to render (the generation failed). Anything else
+    after the message (outages, deadlines, closes, full disks, a render past its poll budget
+    or failed twice: renders cost nothing) keeps the flow for ``resume``.
+    """
+    if not steps.paid:
+        return True
+    return isinstance(exc, (SessionNotFoundError, GenerationFailedError))
+
+
+def _what_to_do(exc: BaseException) -> str:
+    if isinstance(exc, StorageError) and getattr(exc, "errno", None) in _DISK_FULL:
+        return "free disk space"
+    if isinstance(exc, StorageError):
+        return "fix the destination (or pass another output folder to resume)"
+    if isinstance(exc, (ServerError, APIConnectionError)):
+        return "wait for the service or the network to come back"
+    return ""
+
+
+async def _stop(steps: FlowSteps, exc: NemoError, reason: str) -> NemoError:
+    """Record how the flow stopped, and say in ``exc`` what happens to its work."""
+    exc.flow_id = steps.flow
+    if _ends_for_good(steps, exc):
+        with contextlib.suppress(StorageError):
+            await record(
+                steps.journal, steps.flow, "failed", error=f"{type(exc).__name__}: {exc.message}"
+            )
+        return exc
+    exc.resumable = True
+    todo = _what_to_do(exc)
+    hint = (
+        f"The paid work is kept {steps.where()}: "
+        + (f"{todo}, then " if todo else "")
+        + "client.resume() or `nemovideo resume` finishes it without paying again."
+    )
+    if steps.journal is None:
+        hint = (
+            f"The paid work is on the service {steps.where()}, but no journal records it: "
+            "finish it with client.render / client.state by hand."
+        )
+    try:
+        await record(
+            steps.journal,
+            steps.flow,
+            "interrupted",
+            reason=reason,
+            error=f"{type(exc).__name__}: {exc.message}",
+            hint=hint,
+            **steps.running(),
+        )
+    except StorageError as failure:
+        logger.error("could not record the interrupted flow %s: %s", steps.flow, failure)
+    exc.message = f"{exc.message} {hint}"
+    return exc
+
+
+def _interrupt_now(steps: FlowSteps, reason: str) -> None:
+    """Record a cancelled flow synchronously (a cancelled task cannot await a thread)."""
+    if steps.journal is None:
+        return
+    step = "failed" if not steps.paid else "interrupted"
+    with contextlib.suppress(StorageError):
+        steps.journal.record(steps.flow, step, reason=reason, **steps.running())
+
+
+async def run_held(
+    steps: FlowSteps, work: Callable[[], Awaitable[Video]], timeout: float | None
+) -> Video:
+    """Run a flow's ``work`` under its lease, within ``timeout``, and keep what it paid for.
+
+    When the work stops early, the flow is recorded ``failed`` if nothing was paid (or the
+    service says the session is gone) and ``interrupted`` (resumable) otherwise; the error
+    raised carries ``flow_id`` and ``resumable`` and says what to do.
+
+    Raises:
+        APITimeoutError: ``timeout`` passed.
+        NemoError: whatever stopped the work (local file errors as `StorageError`).
+    """
+    flows = steps.client.flows
+    steps.mark = flows.begin()
+    try:
+        async with holding(steps.journal):
+            try:
+                if timeout is None:
+                    return await work()
+                async with _deadline(timeout):
+                    return await work()
+            except asyncio.TimeoutError:
+                late = APITimeoutError(
+                    f"animate() did not finish within {timeout:g} s.", request_sent=True
+                )
+                raise await _stop(steps, late, "deadline") from None
+            except asyncio.CancelledError:
+                _interrupt_now(steps, "closed" if flows.closing else "cancelled")
+                raise
+            except NemoError as exc:
+                raise await _stop(steps, exc, type(exc).__name__) from None
+            except OSError as exc:
+                local = StorageError(f"A local file could not be used ({exc}).")
+                local.errno = exc.errno
+                raise await _stop(steps, local, "local I/O error") from exc
+    finally:
+        flows.end(steps.mark)
+
+
+# -- best-effort calls ------------------------------------------------------------------------
+
+
 @contextlib.asynccontextmanager
 async def beside(call: Awaitable[T]) -> AsyncIterator[asyncio.Future[T | None]]:
-    """Run a best-effort call (see :func:`best_effort`) beside the block; done when the block ends.
+    """Run a best-effort call (see :func:`best_effort`) beside the block; done when it ends.
 
     The block's own requests go on meanwhile, so the call adds no round trip to the flow. If
     the block fails (or is cancelled), the call is cancelled and the block's error stands.
@@ -180,3 +497,11 @@ async def best_effort(call: Awaitable[T]) -> T | None:
     except NemoError as exc:
         logger.info("best-effort call failed: %s", type(exc).__name__)
         return None
+
+
+def remove_stale_parts(dest: Path) -> None:
+    """Remove the temporary ``.<name>.*.part`` files a killed download left beside ``dest``."""
+    with contextlib.suppress(OSError):
+        for part in dest.parent.glob(f".{dest.name}.*.part"):
+            with contextlib.suppress(OSError):
+                os.unlink(part)

@@ -44,6 +44,7 @@ async def client(nemo_sandbox: Any, tmp_path: Path) -> AsyncIterator[NemoClient]
         journal_path=None,
         poll_interval=0.01,
         max_polls=3000,
+        time_scale=nemo_sandbox.options.time_scale,
     ) as made:
         yield made
 

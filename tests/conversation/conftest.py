@@ -29,6 +29,7 @@ async def client(nemo_sandbox: Any, tmp_path: Path) -> AsyncIterator[NemoClient]
         journal_path=tmp_path / "journal.jsonl",
         poll_interval=0.01,
         max_polls=3000,
+        time_scale=nemo_sandbox.options.time_scale,
         retry=RetryPolicy(backoff_initial=0.005, backoff_max=0.05, rate_limit_wait=0.03),
     ) as made:
         yield made

@@ -48,7 +48,7 @@ ASSETS = Path(__file__).resolve().parents[2] / "examples" / "assets"
 BLOCK_TIMEOUT = 60.0  # real seconds; a block that hangs fails instead of stalling CI
 
 #: Waits for clients the pages create, as the pytest plugin scales them for a fast sandbox.
-CLIENT_WAITS: dict[str, Any] = {"poll_interval": 0.02, "max_polls": 500}
+CLIENT_WAITS: dict[str, Any] = {"poll_interval": 0.02, "max_polls": 500, "time_scale": 0.001}
 #: Sandboxes the pages start run at most this fast clock and this render height.
 FAST_SANDBOX: dict[str, Any] = {"time_scale": 0.001, "render_height": 144}
 

@@ -56,7 +56,8 @@ async def test_web_app_streams_progress_and_serves_the_video(tmp_path: Path) -> 
     sandbox = Sandbox(time_scale=0.001, render_height=64, seed=2)
     async with sandbox:
         client = NemoClient(base_url=sandbox.url, client_id_path=tmp_path / "cid",
-                            journal_path=None, poll_interval=0.02, max_polls=1000)  # fmt: skip
+                            journal_path=None, poll_interval=0.02, max_polls=1000,
+                            time_scale=sandbox.options.time_scale)  # fmt: skip
         http = TestClient(TestServer(web_app.make_app(client, tmp_path)))
         async with client, http:
             page = await http.get("/")

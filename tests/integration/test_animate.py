@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +59,8 @@ async def test_animate_writes_a_real_mp4(
     assert nemo_sandbox.duplicate_deliveries() == []
     assert len(nemo_sandbox.chat_deliveries) == 1
     assert sandbox_client.journal is not None
-    lines = sandbox_client.journal.path.read_text().splitlines()
-    steps = [json.loads(line)["step"] for line in lines]
+    (flow,) = sandbox_client.journal.flows()
+    steps = sandbox_client.journal.history(flow.flow_id)
     assert steps[0] == "started" and steps[-1] == "done"
     assert "chat_sent" in steps and "render_started" in steps
     assert sandbox_client.journal is not None and sandbox_client.journal.pending() == []

@@ -28,7 +28,8 @@ CHILD = textwrap.dedent(
             if report.stage is Stage.RENDERING:
                 print("RENDERING", flush=True)
         async with NemoClient(url, client_id_path=cid, journal_path=journal,
-                              poll_interval=0.05, max_polls=10000) as client:
+                              poll_interval=0.05, max_polls=10000, journal_lease=0.5,
+                              time_scale=0.02) as client:
             await client.animate(img, output=out, on_progress=progress)
         print("FINISHED", flush=True)
 
@@ -59,6 +60,9 @@ async def test_killed_mid_render_then_resumed(
     assert len(pending) == 1
     assert pending[0].get("chat_sent") is True
     client = make_sandbox_client(client_id_path=cid, journal_path=journal)
+    # The killed run's claim lapses after its lease (0.5 s); until then the flow is its own.
+    assert await client.resume() == []
+    await asyncio.sleep(0.6)
     results = await client.resume()
     assert [r.ok for r in results] == [True]
     assert probe(out)[0] == "h264"

@@ -85,6 +85,7 @@ async def test_chaos_run(tmp_path: Path) -> None:
             client_id_path=tmp_path / "client_id",
             journal_path=tmp_path / "journal.jsonl",
             poll_interval=0.02,
+            time_scale=sb.options.time_scale,
             max_polls=1000,
             retry=fast_retry(),
         )

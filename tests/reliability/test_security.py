@@ -45,7 +45,8 @@ async def test_token_never_in_logs_reprs_errors_or_urls(
     caplog.set_level(logging.DEBUG)  # every logger, aiohttp's and the sandbox's included
     client = NemoClient(secret_sandbox.url, token=SECRET, client_id_path=tmp_path / "cid",
                         journal_path=tmp_path / "j.jsonl", poll_interval=0.02, max_polls=1000,
-                        retry=fast_retry())  # fmt: skip
+                        retry=fast_retry(),
+                        time_scale=secret_sandbox.options.time_scale)  # fmt: skip
     texts: list[str] = [repr(client), repr(client.config), str(client.config)]
     async with client:
         video = await client.animate(image(), output=tmp_path / "v.mp4")
