@@ -73,12 +73,15 @@ class NemoClient:
         config = ClientConfig.resolve(
             base_url=base_url, token=token, client_id=client_id, web_url=web_url, **settings
         )
-        self._init(HTTPTransport(config, session=session), FlowAccounting())
+        self._init(HTTPTransport(config, session=session), FlowAccounting(), {})
 
-    def _init(self, transport: HTTPTransport, flows: FlowAccounting) -> None:
+    def _init(
+        self, transport: HTTPTransport, flows: FlowAccounting, journals: dict[Path, Journal]
+    ) -> None:
         self._transport = transport
-        self._journal: Journal | None = None
         self._flows = flows
+        # One Journal (one database connection) per path, shared with the clones.
+        self._journals = journals
         self.session = SessionResource(transport)
         self.upload = UploadResource(transport)
         self.chat = ChatResource(transport)
@@ -105,7 +108,7 @@ class NemoClient:
         """
         config = attrs.evolve(self.config, **changes)
         clone = NemoClient.__new__(NemoClient)
-        clone._init(self._transport.derive(config), self._flows)
+        clone._init(self._transport.derive(config), self._flows, self._journals)
         return clone
 
     @property
@@ -139,6 +142,8 @@ class NemoClient:
         """
         if self._transport.owns_connections:
             await self._flows.stop_all()
+            for journal in self._journals.values():
+                journal.close()
         await self._transport.close()
 
     @property
@@ -219,8 +224,9 @@ class NemoClient:
         path = self.config.journal_path
         if path is None:
             return None
-        if self._journal is None or self._journal.given != path:
+        journal = self._journals.get(path)
+        if journal is None:
             from nemovideo.workflows.journal import Journal
 
-            self._journal = Journal(path, lease=self.config.journal_lease)
-        return self._journal
+            journal = self._journals[path] = Journal(path, lease=self.config.journal_lease)
+        return journal

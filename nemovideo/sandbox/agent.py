@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from typing import Any, Literal
 
 import attrs
@@ -248,98 +249,143 @@ def _a(number: str) -> str:
     return "an" if number.startswith(("8", "11", "18")) else "a"
 
 
+@attrs.frozen
+class _Asked:
+    """What a message asks for, read once."""
+
+    seconds: float | None
+    title: str | None
+    music: bool
+    wants_title: bool
+    removing: bool
+    ratio: str | None
+    resolution: str | None
+    generate: bool
+
+    @classmethod
+    def read(cls, message: str) -> _Asked:
+        title = _quoted(message)
+        return cls(
+            seconds=_seconds(message),
+            title=title,
+            music=bool(_MUSIC.search(message)),
+            wants_title=bool(_TITLE.search(message)) or title is not None,
+            removing=bool(_REMOVE.search(message)),
+            ratio=_ratio(message),
+            resolution=_resolution(message),
+            generate=bool(_GENERATE.search(message)),
+        )
+
+
 def plan_turn(
     message: str, media: list[MediaRecord], draft: dict[str, Any], rng: random.Random
 ) -> TurnPlan:
     """Decide what the agent does with ``message`` (choices drawn from ``rng``)."""
-    seconds = _seconds(message)
-    title = _quoted(message)
-    wants_music = bool(_MUSIC.search(message))
-    wants_title = bool(_TITLE.search(message)) or title is not None
-    removing = bool(_REMOVE.search(message))
-    ratio = _ratio(message)
-    resolution = _resolution(message)
+    asked = _Asked.read(message)
     hint = rng.choice(_GUI_HINTS)
-    if _GENERATE.search(message) and not removing:
-        duration = seconds or 5.0
-        source = _latest(media, "image") or _latest(media, "video")
-        total = rng.uniform(100, 300)
-        bgm = rng.choice(_BGM_LIBRARY)
-        title = title or _title_from(message, source)
-        what = f"your {source.file_type} {source.filename}" if source else "your description"
-        steps: tuple[Step, ...] = (
-            Step(
-                "generate_video",
-                {
-                    "duration_s": duration,
-                    "prompt": message[:500],
-                    "source_url": source.cdn_url if source else None,
-                    "ratio": ratio or _source_ratio(source),
-                    "resolution": resolution,
-                },
-                total * 0.85,
-            ),
-            Step("add_bgm", {"track": bgm, "volume": 0.35}, total * 0.08),
-            Step("add_title", {"text": title}, total * 0.07),
-        )
-        return TurnPlan(
-            "generate",
-            f"I'll animate {what} into {_a(_nice(duration))} {_nice(duration)}-second clip, "
-            "then add music and a title.",
-            steps,
-            f"Your {_nice(duration)}-second video is ready, with background music ({bgm}) and "
-            f'the title "{title}".{hint}',
-            rng.uniform(2, 5),
-        )
-    steps_list: list[Step] = []
+    if asked.generate and not asked.removing:
+        return _plan_generation(asked, message, media, rng, hint)
+    steps: list[Step] = []
     said: list[str] = []
-    if wants_music and removing:
-        steps_list.append(Step("remove_track", {"track_type": 1}, 0))
-        said.append("removed the background music")
-    elif wants_music:
-        audio = _latest(media, "audio")
-        bgm = audio.filename if audio else rng.choice(_BGM_LIBRARY)
-        steps_list.append(
-            Step(
-                "add_bgm",
-                {"track": bgm, "volume": 0.35, "source_url": audio.cdn_url if audio else None},
-                0,
-            )
-        )
-        said.append(f"added background music ({bgm}) at 35% volume")
-    if wants_title and removing:
-        steps_list.append(Step("remove_track", {"track_type": 7}, 0))
-        said.append("removed the title")
-    elif wants_title:
-        current = _current_title(draft)
-        color = _color(message, title)
-        prompt = _video_prompt(draft)
-        text = title or current or _title_from(prompt or "", _latest(media, "image"))
-        args: dict[str, Any] = {"text": text}
-        if color is not None:
-            args["color"] = color[1]
-        steps_list.append(Step("add_title", args, 0))
-        if text == current and color is not None:
-            said.append(f'made the title "{text}" {color[0]}')
-        elif text == current:
-            said.append(f'kept the title "{text}"')
-        else:
-            said.append(f'added the title "{text}"')
-    if seconds is not None and (_RESIZE.search(message) or not steps_list):
-        steps_list.append(Step("set_duration", {"duration_s": seconds}, 0))
-        said.append(f"made the video {_nice(seconds)} seconds long")
-    if ratio is not None:
-        steps_list.append(Step("set_ratio", {"ratio": ratio}, 0))
-        said.append(f"changed the aspect ratio to {ratio}")
-    if resolution is not None:
-        steps_list.append(Step("set_resolution", {"resolution": resolution}, 0))
-        said.append(f"set the resolution to {resolution}")
-    if not steps_list:
+    _music_steps(asked, media, rng, steps, said)
+    _title_steps(asked, message, media, draft, steps, said)
+    _shape_steps(asked, message, steps, said)
+    if not steps:
         return TurnPlan("text", None, (), _answer(message, media, draft), rng.uniform(5, 15))
     total = rng.uniform(10, 30)
-    steps = tuple(attrs.evolve(s, seconds=total / len(steps_list)) for s in steps_list)
+    timed = tuple(attrs.evolve(step, seconds=total / len(steps)) for step in steps)
     outro = "Done: I " + ", ".join(said) + "." + hint
-    return TurnPlan("edit", None, steps, outro, rng.uniform(1, 3))
+    return TurnPlan("edit", None, timed, outro, rng.uniform(1, 3))
+
+
+def _plan_generation(
+    asked: _Asked, message: str, media: list[MediaRecord], rng: random.Random, hint: str
+) -> TurnPlan:
+    """A first video from the latest upload (or the words alone), with music and a title."""
+    duration = asked.seconds or 5.0
+    source = _latest(media, "image") or _latest(media, "video")
+    total = rng.uniform(100, 300)
+    bgm = rng.choice(_BGM_LIBRARY)
+    title = asked.title or _title_from(message, source)
+    what = f"your {source.file_type} {source.filename}" if source else "your description"
+    generation = {
+        "duration_s": duration,
+        "prompt": message[:500],
+        "source_url": source.cdn_url if source else None,
+        "ratio": asked.ratio or _source_ratio(source),
+        "resolution": asked.resolution,
+    }
+    steps = (
+        Step("generate_video", generation, total * 0.85),
+        Step("add_bgm", {"track": bgm, "volume": 0.35}, total * 0.08),
+        Step("add_title", {"text": title}, total * 0.07),
+    )
+    return TurnPlan(
+        "generate",
+        f"I'll animate {what} into {_a(_nice(duration))} {_nice(duration)}-second clip, "
+        "then add music and a title.",
+        steps,
+        f"Your {_nice(duration)}-second video is ready, with background music ({bgm}) and "
+        f'the title "{title}".{hint}',
+        rng.uniform(2, 5),
+    )
+
+
+def _music_steps(
+    asked: _Asked, media: list[MediaRecord], rng: random.Random, steps: list[Step], said: list[str]
+) -> None:
+    if asked.music and asked.removing:
+        steps.append(Step("remove_track", {"track_type": 1}, 0))
+        said.append("removed the background music")
+    elif asked.music:
+        audio = _latest(media, "audio")
+        bgm = audio.filename if audio else rng.choice(_BGM_LIBRARY)
+        source = audio.cdn_url if audio else None
+        steps.append(Step("add_bgm", {"track": bgm, "volume": 0.35, "source_url": source}, 0))
+        said.append(f"added background music ({bgm}) at 35% volume")
+
+
+def _title_steps(
+    asked: _Asked,
+    message: str,
+    media: list[MediaRecord],
+    draft: dict[str, Any],
+    steps: list[Step],
+    said: list[str],
+) -> None:
+    if asked.wants_title and asked.removing:
+        steps.append(Step("remove_track", {"track_type": 7}, 0))
+        said.append("removed the title")
+        return
+    if not asked.wants_title:
+        return
+    current = _current_title(draft)
+    color = _color(message, asked.title)
+    prompt = _video_prompt(draft)
+    text = asked.title or current or _title_from(prompt or "", _latest(media, "image"))
+    args: dict[str, Any] = {"text": text}
+    if color is not None:
+        args["color"] = color[1]
+    steps.append(Step("add_title", args, 0))
+    if text == current and color is not None:
+        said.append(f'made the title "{text}" {color[0]}')
+    elif text == current:
+        said.append(f'kept the title "{text}"')
+    else:
+        said.append(f'added the title "{text}"')
+
+
+def _shape_steps(asked: _Asked, message: str, steps: list[Step], said: list[str]) -> None:
+    """Duration, aspect ratio and resolution changes."""
+    if asked.seconds is not None and (_RESIZE.search(message) or not steps):
+        steps.append(Step("set_duration", {"duration_s": asked.seconds}, 0))
+        said.append(f"made the video {_nice(asked.seconds)} seconds long")
+    if asked.ratio is not None:
+        steps.append(Step("set_ratio", {"ratio": asked.ratio}, 0))
+        said.append(f"changed the aspect ratio to {asked.ratio}")
+    if asked.resolution is not None:
+        steps.append(Step("set_resolution", {"resolution": asked.resolution}, 0))
+        said.append(f"set the resolution to {asked.resolution}")
 
 
 def _answer(message: str, media: list[MediaRecord], draft: dict[str, Any]) -> str:
@@ -378,95 +424,93 @@ def _put_track(draft: dict[str, Any], track: dict[str, Any]) -> None:
 
 def apply_step(draft: dict[str, Any], step: Step, *, ids: random.Random, cdn_url: str) -> None:
     """Perform ``step`` on ``draft`` in place (``ids`` draws segment ids)."""
-    args = step.args
     seg_id = f"seg_{ids.getrandbits(48):012x}"
-    if step.name == "generate_video":
-        length = round(float(args["duration_s"]) * 1000)
-        meta = draft.setdefault("m", {})
-        if args.get("resolution"):
-            meta["resolution"] = args["resolution"]
-        else:  # a new generation at the default size
-            meta.pop("resolution", None)
-        _set_ratio(draft, args.get("ratio") or "16:9")
-        name = (args.get("source_url") or "").rsplit("/", 1)[-1] or "Generated clip"
-        _put_track(
-            draft,
-            {
-                "id": "trk_video",
-                "tt": 0,
-                "m": {"name": "Video"},
-                "sg": [
-                    {
-                        "id": seg_id,
-                        "st": 0,
-                        "d": length,
-                        "src": args.get("source_url"),
-                        "m": {"name": name, "prompt": args.get("prompt", "")[:120]},
-                        "fx": {"motion": "ken_burns", "zoom": [1.0, 1.12]},
-                    }
-                ],
-            },
-        )
-        draft["d"] = length
-    elif step.name == "add_bgm":
-        length = _duration(draft)
-        slug = re.sub(r"[^a-z0-9]+", "-", str(args["track"]).lower()).strip("-")
-        src = args.get("source_url") or f"{cdn_url}/library/bgm/{slug}.m4a"
-        _put_track(
-            draft,
-            {
-                "id": "trk_bgm",
-                "tt": 1,
-                "m": {"name": "BGM"},
-                "sg": [
-                    {
-                        "id": seg_id,
-                        "st": 0,
-                        "d": length,
-                        "src": src,
-                        "m": {"name": args["track"], "volume": args.get("volume", 0.35)},
-                        "fade": {"in": 500, "out": 1000},
-                    }
-                ],
-            },
-        )
-        draft["d"] = length
-    elif step.name == "add_title":
-        length = _duration(draft)
-        style = {"font": "Inter", "size": 64, "color": "#FFFFFF", "pos": "lower-third"}
-        style.update(_title_style(draft))  # a new text keeps the title's look
-        if args.get("color"):
-            style["color"] = args["color"]
-        _put_track(
-            draft,
-            {
-                "id": "trk_title",
-                "tt": 7,
-                "m": {"name": "Title"},
-                "sg": [
-                    {
-                        "id": seg_id,
-                        "st": 0,
-                        "d": min(3000, length),
-                        "m": {"name": "Title", "text": args["text"]},
-                        "style": style,
-                    }
-                ],
-            },
-        )
-        draft["d"] = length
-    elif step.name == "remove_track":
-        draft["t"] = [t for t in draft.get("t") or [] if t.get("tt") != args["track_type"]]
-        if not draft["t"]:
-            draft["d"] = 0
-    elif step.name == "set_duration":
-        _set_duration(draft, round(float(args["duration_s"]) * 1000))
-    elif step.name == "set_ratio":
-        _set_ratio(draft, args["ratio"])
-    elif step.name == "set_resolution":
-        draft.setdefault("m", {})["resolution"] = args["resolution"]
-        _set_ratio(draft, (draft.get("m") or {}).get("ratio") or "16:9")
+    _STEP_ACTIONS[step.name](draft, step.args, seg_id, cdn_url)
     draft["v"] = int(draft.get("v", 0) or 0) + 1
+
+
+def _one_segment_track(
+    draft: dict[str, Any], track_id: str, kind: int, name: str, segment: dict[str, Any]
+) -> None:
+    _put_track(draft, {"id": track_id, "tt": kind, "m": {"name": name}, "sg": [segment]})
+
+
+def _generate_video(draft: dict[str, Any], args: dict[str, Any], seg_id: str, _: str) -> None:
+    length = round(float(args["duration_s"]) * 1000)
+    meta = draft.setdefault("m", {})
+    if args.get("resolution"):
+        meta["resolution"] = args["resolution"]
+    else:  # a new generation at the default size
+        meta.pop("resolution", None)
+    _set_ratio(draft, args.get("ratio") or "16:9")
+    name = (args.get("source_url") or "").rsplit("/", 1)[-1] or "Generated clip"
+    segment = {
+        "id": seg_id,
+        "st": 0,
+        "d": length,
+        "src": args.get("source_url"),
+        "m": {"name": name, "prompt": args.get("prompt", "")[:120]},
+        "fx": {"motion": "ken_burns", "zoom": [1.0, 1.12]},
+    }
+    _one_segment_track(draft, "trk_video", 0, "Video", segment)
+    draft["d"] = length
+
+
+def _add_bgm(draft: dict[str, Any], args: dict[str, Any], seg_id: str, cdn_url: str) -> None:
+    length = _duration(draft)
+    slug = re.sub(r"[^a-z0-9]+", "-", str(args["track"]).lower()).strip("-")
+    segment = {
+        "id": seg_id,
+        "st": 0,
+        "d": length,
+        "src": args.get("source_url") or f"{cdn_url}/library/bgm/{slug}.m4a",
+        "m": {"name": args["track"], "volume": args.get("volume", 0.35)},
+        "fade": {"in": 500, "out": 1000},
+    }
+    _one_segment_track(draft, "trk_bgm", 1, "BGM", segment)
+    draft["d"] = length
+
+
+def _add_title(draft: dict[str, Any], args: dict[str, Any], seg_id: str, _: str) -> None:
+    length = _duration(draft)
+    style = {"font": "Inter", "size": 64, "color": "#FFFFFF", "pos": "lower-third"}
+    style.update(_title_style(draft))  # a new text keeps the title's look
+    if args.get("color"):
+        style["color"] = args["color"]
+    segment = {
+        "id": seg_id,
+        "st": 0,
+        "d": min(3000, length),
+        "m": {"name": "Title", "text": args["text"]},
+        "style": style,
+    }
+    _one_segment_track(draft, "trk_title", 7, "Title", segment)
+    draft["d"] = length
+
+
+def _remove_track(draft: dict[str, Any], args: dict[str, Any], _id: str, _url: str) -> None:
+    draft["t"] = [t for t in draft.get("t") or [] if t.get("tt") != args["track_type"]]
+    if not draft["t"]:
+        draft["d"] = 0
+
+
+def _set_resolution(draft: dict[str, Any], args: dict[str, Any], _id: str, _url: str) -> None:
+    draft.setdefault("m", {})["resolution"] = args["resolution"]
+    _set_ratio(draft, (draft.get("m") or {}).get("ratio") or "16:9")
+
+
+_StepAction = Callable[[dict[str, Any], dict[str, Any], str, str], None]
+
+#: What each of the agent's tool steps does to the draft.
+_STEP_ACTIONS: dict[str, _StepAction] = {
+    "generate_video": _generate_video,
+    "add_bgm": _add_bgm,
+    "add_title": _add_title,
+    "remove_track": _remove_track,
+    "set_duration": lambda d, a, _i, _u: _set_duration(d, round(float(a["duration_s"]) * 1000)),
+    "set_ratio": lambda d, a, _i, _u: _set_ratio(d, a["ratio"]),
+    "set_resolution": _set_resolution,
+}
 
 
 def _title_style(draft: dict[str, Any]) -> dict[str, Any]:

@@ -10,9 +10,11 @@
 - :mod:`~nemovideo.workflows.generation`: the one paid chat message and the documented wait
   for its draft.
 
-What they share: :mod:`~nemovideo.workflows.steps` (a flow's render and download steps),
-:mod:`~nemovideo.workflows.results` (progress and the finished video),
-:mod:`~nemovideo.workflows.journal` (the record of every flow), and
+What they share: :mod:`~nemovideo.workflows.steps` (a flow's steps, and the rule that keeps
+what it paid for), :mod:`~nemovideo.workflows.checks` (everything checked before the first
+request), :mod:`~nemovideo.workflows.recovery` (finishing a flow the ledger knows),
+:mod:`~nemovideo.workflows.journal` and :mod:`~nemovideo.workflows.leases` (the flow ledger and
+its claims), :mod:`~nemovideo.workflows.results` (progress and the finished video), and
 :mod:`~nemovideo.workflows.host` (what a workflow needs from a client, and the flow accounting).
 
 The workflows import the layers below them (protocol, transport, resources) and never the

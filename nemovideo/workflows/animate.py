@@ -36,6 +36,9 @@ __all__ = ["RESOLUTIONS", "animate"]
 
 
 def _describe_image(image: Any) -> str:
+    """What the journal keeps of the image: a path or URL to start over from, else its kind."""
+    if isinstance(image, str) and image.lower().startswith("data:"):
+        return "<data URI>"
     if isinstance(image, str) and image.lower().startswith(("http://", "https://")):
         return image
     if isinstance(image, (str, os.PathLike)):

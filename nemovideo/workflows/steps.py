@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import inspect
 import logging
 import os
 import secrets
@@ -274,8 +275,8 @@ async def finish_render(
     client, handler = steps.client, steps.handler
     assert steps.session is not None
     if steps.job is None:
-        emit(handler, Stage.RENDERING, 0, 100, "Rendering 0%")
         await _start_render(steps, state.draft)
+        emit(handler, Stage.RENDERING, 0, 100, "Rendering 0%")
 
     def render_progress(job: RenderJob) -> None:
         emit(handler, Stage.RENDERING, job.progress, 100, f"Rendering {job.progress:.0f}%")
@@ -482,6 +483,8 @@ async def beside(call: Awaitable[T]) -> AsyncIterator[asyncio.Future[T | None]]:
         future.cancel()
         with contextlib.suppress(BaseException):
             await future
+        if inspect.iscoroutine(call):
+            call.close()  # cancelled before it started: never "was never awaited"
         raise
     await future
 

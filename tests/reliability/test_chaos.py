@@ -83,7 +83,7 @@ async def test_chaos_run(tmp_path: Path) -> None:
         client = NemoClient(
             sb.url,
             client_id_path=tmp_path / "client_id",
-            journal_path=tmp_path / "journal.jsonl",
+            journal_path=tmp_path / "journal.db",
             poll_interval=0.02,
             time_scale=sb.options.time_scale,
             max_polls=1000,
@@ -111,6 +111,7 @@ async def test_chaos_run(tmp_path: Path) -> None:
     assert sum(outcomes.values()) == FLOWS
     assert duplicates == []
     flows = journal.flows()
+    journal.close()  # read after the client closed: this test's own connection
     orphans = [
         f.flow_id for f in flows
         if f.get("job_id") and f.step not in ("done", "downloaded", "failed", "interrupted")

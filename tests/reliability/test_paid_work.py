@@ -52,6 +52,14 @@ async def until(check: Callable[[], object], within: float = 30.0) -> None:
         await asyncio.sleep(0.005)
 
 
+async def interrupt_mid_render(client: NemoClient, sandbox: Any, **kw: Any) -> None:
+    """Start a flow and cancel it once its render has started: a paid, resumable flow."""
+    task = asyncio.ensure_future(client.animate(image(), **kw))
+    await until(lambda: starts(sandbox))
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
 # 1. A journal that cannot commit stops the flow before the step -------------------------
 
 DISK_FULL_CHILD = textwrap.dedent(
@@ -199,11 +207,7 @@ async def test_503s_on_render_status_are_not_read_as_a_missing_job(
 ) -> None:
     client = make_sandbox_client()
     out = tmp_path / "out.mp4"
-    task = asyncio.ensure_future(client.animate(image(), output=out))
-    await until(lambda: starts(nemo_sandbox))
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await interrupt_mid_render(client, nemo_sandbox, output=out)
     nemo_sandbox.faults.add(FaultRule(route="render_status", kind="http_error", times=3))
     results = await client.resume()
     assert [r.ok for r in results] == [True]
@@ -370,10 +374,7 @@ async def test_resume_saves_an_in_memory_flow_beside_the_journal(
     nemo_sandbox: Any, make_sandbox_client: Factory
 ) -> None:
     client = make_sandbox_client()
-    task = asyncio.ensure_future(client.animate(image()))
-    await until(lambda: starts(nemo_sandbox))
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    await interrupt_mid_render(client, nemo_sandbox)
     (result,) = await client.resume()
     assert result.video is not None and result.video.path is not None
     assert client.journal is not None
@@ -482,10 +483,7 @@ async def test_resume_records_into_the_journal_it_was_given(
     nemo_sandbox: Any, make_sandbox_client: Factory, tmp_path: Path
 ) -> None:
     writer = make_sandbox_client(journal_path=tmp_path / "given.db")
-    task = asyncio.ensure_future(writer.animate(image(), output=tmp_path / "o.mp4"))
-    await until(lambda: starts(nemo_sandbox))
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    await interrupt_mid_render(writer, nemo_sandbox, output=tmp_path / "o.mp4")
     given = Journal(tmp_path / "given.db")
     no_journal = make_sandbox_client(journal_path=None)
     results = await no_journal.resume(given)
@@ -529,10 +527,7 @@ async def test_stale_part_files_are_cleaned_when_a_flow_is_resumed(
 ) -> None:
     client = make_sandbox_client()
     out = tmp_path / "out.mp4"
-    task = asyncio.ensure_future(client.animate(image(), output=out))
-    await until(lambda: starts(nemo_sandbox))
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    await interrupt_mid_render(client, nemo_sandbox, output=out)
     stale = tmp_path / ".out.mp4.0123456789ab.part"  # what a killed download leaves
     stale.write_bytes(b"half")
     assert [r.ok for r in await client.resume()] == [True]

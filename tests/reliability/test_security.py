@@ -44,7 +44,7 @@ async def test_token_never_in_logs_reprs_errors_or_urls(
 ) -> None:
     caplog.set_level(logging.DEBUG)  # every logger, aiohttp's and the sandbox's included
     client = NemoClient(secret_sandbox.url, token=SECRET, client_id_path=tmp_path / "cid",
-                        journal_path=tmp_path / "j.jsonl", poll_interval=0.02, max_polls=1000,
+                        journal_path=tmp_path / "j.db", poll_interval=0.02, max_polls=1000,
                         retry=fast_retry(),
                         time_scale=secret_sandbox.options.time_scale)  # fmt: skip
     texts: list[str] = [repr(client), repr(client.config), str(client.config)]
@@ -61,7 +61,8 @@ async def test_token_never_in_logs_reprs_errors_or_urls(
         ]
     texts += [record.getMessage() for record in caplog.records]
     texts += [str(r.path) for r in secret_sandbox.requests]
-    texts += [(tmp_path / "j.jsonl").read_text()]
+    # The ledger's every byte (the database and its write-ahead log), not only its rows.
+    texts += [p.read_bytes().decode("latin-1") for p in tmp_path.glob("j.db*")]
     leaks = [text for text in texts if SECRET in text]
     assert leaks == []
     assert any(r.levelno == logging.DEBUG for r in caplog.records)  # logging was really on
