@@ -164,7 +164,7 @@ class ChatStream:
             if not chunk:
                 break
             for sse in decoder.feed(chunk):
-                for event in parse_event_data(sse.data):
+                for event in parse_event_data(sse.data, sse.event):
                     if not isinstance(event, HeartbeatEvent):
                         idle_end = loop.time() + idle
                     add(event)
