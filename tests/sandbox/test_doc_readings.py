@@ -101,8 +101,12 @@ async def test_text_event_ids_per_reading(
     await api.anonymous()
     sid = await api.new_session()
     events = [e for e in await api.chat(sid, "animate into a 5-second clip") if isinstance(e, dict)]
-    texts = [e for e in events if any("text" in p for p in (e.get("content") or {}).get("parts", []))
-             and not any(p.get("thought") for p in e["content"]["parts"])]  # fmt: skip
+
+    def is_text(event: dict[str, Any]) -> bool:
+        parts = (event.get("content") or {}).get("parts", [])
+        return any("text" in p and not p.get("thought") for p in parts)
+
+    texts = [e for e in events if is_text(e)]
     end = next(i for i, e in enumerate(texts) if not e.get("partial"))
     partials, final = texts[:end], texts[end]  # the first message: its chunks, then its repeat
     assert partials
