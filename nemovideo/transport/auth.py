@@ -190,7 +190,8 @@ class Credentials:
             token = await source.acquire()
         except TokenRateLimitedError as exc:
             self._refusal = exc
-            wait = exc.retry_after if exc.retry_after is not None else float("inf")
+            # Not asked again before the service said (documented default: 30 s).
+            wait = exc.retry_after if exc.retry_after is not None else 30.0
             self._refused_until = time.monotonic() + wait
             raise
         self._token = token

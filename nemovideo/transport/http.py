@@ -189,18 +189,37 @@ class HTTPTransport:
         self._client_id = None if self._client_id is None else str(uuid.uuid4())
 
     async def _ask_for_token(self) -> Any:
-        # A refused token request (429) is not repeated: the limit is per client id and per
-        # IP over 7 days, and each request spends it. Failures to connect and 5xx still are.
-        policy = attrs.evolve(self.config.retry, rate_limit_retries=0)
-        return await self.request(
-            "POST",
-            TOKEN_PATH,
-            kind=RequestKind.WRITE,
-            authenticated=False,
-            client_id_header=True,
-            retry=policy,
-            what="asking for an anonymous token",
-        )
+        """One token request, shared by every request waiting for a token.
+
+        A 429 is retried once, as the documents say for any 429, but only when the wait it
+        asks for is a short one: a refusal that asks for hours or days is the 7-day quota
+        (1 token per client id, 10 per IP), and asking again would only spend it. Failures to
+        connect and 5xx are retried like any small write.
+        """
+        policy = self.config.retry
+        once = attrs.evolve(policy, rate_limit_retries=0)
+
+        async def ask() -> Any:
+            return await self.request(
+                "POST",
+                TOKEN_PATH,
+                kind=RequestKind.WRITE,
+                authenticated=False,
+                client_id_header=True,
+                retry=once,
+                what="asking for an anonymous token",
+            )
+
+        try:
+            return await ask()
+        except RateLimitedError as exc:
+            wait = exc.retry_after
+            if policy.rate_limit_retries < 1 or (
+                wait is not None and wait > policy.rate_limit_max_wait
+            ):
+                raise
+            await policy.sleep(policy.wait_for_rate_limit(wait))
+        return await ask()
 
     def register_link(self) -> str | None:
         """Where an anonymous user registers and keeps this work: ``<web>/register?bind=<id>``.

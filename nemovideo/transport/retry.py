@@ -3,7 +3,7 @@
 | error                    | READ (GET)      | WRITE (session)  | WORK (chat, upload, render) |
 |--------------------------|-----------------|------------------|-----------------------------|
 | 429 RateLimitedError     | 1x, Retry-After | 1x, Retry-After  | 1x, Retry-After (refused)   |
-| 429 on the token request | never: each request spends the 7-day per-client/per-IP limit     |
+| 429 on the token request | 1x if Retry-After is short; never for a long one (the 7-day quota)  |
 | 1001 AuthenticationError | 1x, new token   | 1x, new token    | 1x, new token (refused)     |
 | 400 MissingClientIdError | token only, 1x  | token only, 1x   | never                       |
 | 5xx ServerError          | 2x, backoff     | 2x, backoff      | never: work may have begun  |

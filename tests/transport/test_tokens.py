@@ -163,6 +163,29 @@ async def test_a_refused_token_request_is_not_repeated(
     assert api.count("GET", CREDITS) == 0
 
 
+async def test_a_short_429_on_the_token_request_is_retried_once_for_everyone(
+    api: FakeAPI, make_client: Callable[..., NemoClient]
+) -> None:
+    busy = {"code": 429, "message": "slow down"}
+    api.json("POST", TOKEN, busy, busy, status=429, headers={"Retry-After": "1"})
+    api.json("GET", CREDITS, BALANCE)
+    client = make_client(token=None)
+    results = await asyncio.gather(*(client.credits.get() for _ in range(5)),
+                                   return_exceptions=True)  # fmt: skip
+    assert all(isinstance(r, TokenRateLimitedError) for r in results)
+    assert api.count("POST", TOKEN) == 2  # one shared request, retried once as documented
+    answers = iter([web.json_response(busy, status=429, headers={"Retry-After": "0"}),
+                    web.json_response(ok({"token": "nmv_usr_late"}))])  # fmt: skip
+
+    async def then_ok(_: web.Request) -> web.Response:
+        return next(answers)
+
+    api.on("POST", TOKEN, then_ok)
+    later = make_client(token=None, token_cache=False)
+    await later.credits.get()
+    assert api.seen[-1].headers["Authorization"] == "Bearer nmv_usr_late"
+
+
 async def test_an_expired_saved_token_is_replaced_and_1001_replaces_it_everywhere(
     api: FakeAPI, make_client: Callable[..., NemoClient], tmp_path: Path
 ) -> None:
