@@ -14,7 +14,7 @@ import contextlib
 import logging
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import aiohttp
@@ -22,12 +22,10 @@ import attrs
 from aiohttp import ClientMiddlewareType
 from yarl import URL
 
-from nemovideo.protocol.envelope import decode_answer, error_from_response
+from nemovideo.protocol.envelope import decode_answer
 from nemovideo.protocol.errors import (
     ConfigurationError,
     InsufficientCreditsError,
-    InvalidResponseError,
-    NemoError,
     RateLimitedError,
 )
 from nemovideo.transport.auth import Credentials, load_or_create_client_id
@@ -295,7 +293,7 @@ class HTTPTransport:
                 what=label,
             )
 
-        return await self._retrying(
+        return await self.run_with_retries(
             send,
             kind=kind,
             policy=retry or self.config.retry,
@@ -303,7 +301,7 @@ class HTTPTransport:
             client_id_header=client_id_header,
         )
 
-    async def _retrying(
+    async def run_with_retries(
         self,
         send: Callable[[dict[str, str]], Awaitable[T]],
         *,
@@ -436,8 +434,7 @@ class HTTPTransport:
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             raise map_client_error(exc, what=what) from None
 
-    @contextlib.asynccontextmanager
-    async def open_stream(
+    def open_stream(
         self,
         path: str,
         *,
@@ -445,69 +442,13 @@ class HTTPTransport:
         headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
         what: str = "the chat message",
-    ) -> AsyncIterator[aiohttp.ClientResponse]:
+    ) -> contextlib.AbstractAsyncContextManager[aiohttp.ClientResponse]:
         """POST a work-creating request and hand over its streaming response (status 2xx).
 
         Only refusals (429, an expired anonymous token) and failures to connect are retried:
-        once the request may have reached the server it is never sent again.
+        once the request may have reached the server it is never sent again. See
+        :func:`nemovideo.transport.streams.open_stream`.
         """
-        policy = retry or self.config.retry
-        timeouts = self.config.timeouts
-        client_timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=timeouts.connect,
-            sock_connect=timeouts.connect,
-            sock_read=timeouts.stream_read,
-        )
+        from nemovideo.transport.streams import open_stream
 
-        async def send(request_headers: dict[str, str]) -> aiohttp.ClientResponse:
-            return await self._start_stream(path, json, request_headers, client_timeout, what)
-
-        response = await self._retrying(
-            send,
-            kind=RequestKind.WORK,
-            policy=policy,
-            authenticated=True,
-            extra_headers=headers,
-        )
-        try:
-            yield response
-        finally:
-            response.close()
-
-    async def _start_stream(
-        self,
-        path: str,
-        json: Any,
-        headers: dict[str, str],
-        client_timeout: aiohttp.ClientTimeout,
-        what: str,
-    ) -> aiohttp.ClientResponse:
-        url = self.url(path)
-        try:
-            response = await self.session().post(
-                url,
-                json=json,
-                headers=headers,
-                timeout=client_timeout,
-                middlewares=self.request_middlewares(),
-                **self.proxies.options(url),
-            )
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            raise map_client_error(exc, what=what) from None
-        if 200 <= response.status < 300 and response.content_type != "application/json":
-            return response
-        try:
-            body = await read_capped(response, self.config.max_body_bytes)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, NemoError):
-            body = b""
-        finally:
-            response.close()
-        if 200 <= response.status < 300:
-            # A gateway may refuse with an enveloped JSON error on HTTP 200 instead of a stream.
-            decode_answer(response.status, response.headers, body)
-            raise InvalidResponseError(
-                f"Expected an event stream for {what}, got a JSON answer.",
-                http_status=response.status,
-            )
-        raise error_from_response(response.status, body, response.headers)
+        return open_stream(self, path, json=json, headers=headers, retry=retry, what=what)

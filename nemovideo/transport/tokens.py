@@ -7,7 +7,8 @@ new process reuses it until it expires or the API answers 1001. Two processes st
 take a lock around "read the file, else ask, then write": they make one request between them.
 
 A token the user supplied (``token=``, ``NEMO_TOKEN``) never passes through here: it is neither
-written nor replaced.
+written nor replaced. What a person is shown about the token (``nemovideo auth status``) is
+:mod:`nemovideo.transport.token_status`'s.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import attrs
 
@@ -33,8 +34,6 @@ from nemovideo.protocol.errors import (
     TokenRateLimitedError,
 )
 from nemovideo.protocol.models import AnonymousToken
-from nemovideo.transport.auth import read_client_id
-from nemovideo.transport.config import ClientConfig
 
 try:  # POSIX; elsewhere the file is still written atomically, only not locked
     import fcntl
@@ -47,11 +46,7 @@ __all__ = [
     "AnonymousTokens",
     "SavedToken",
     "TokenFile",
-    "TokenStatus",
-    "forget_saved_token",
     "mask_token",
-    "saved_token",
-    "token_status",
 ]
 
 logger = logging.getLogger("nemovideo.auth")
@@ -413,79 +408,3 @@ def _duration(seconds: float) -> str:
     if seconds < 172800:
         return f"{seconds / 3600:.0f} h"
     return f"{seconds / 86400:.0f} days"
-
-
-# -- for people: what `nemovideo auth token` / `nemovideo auth status` show ----------------------
-
-
-def _where(config: ClientConfig | None) -> tuple[ClientConfig, str | None]:
-    config = ClientConfig.resolve() if config is None else config
-    return config, config.client_id or read_client_id(config.client_id_path)
-
-
-def saved_token(config: ClientConfig | None = None) -> SavedToken | None:
-    """The anonymous token saved for ``config``'s API address and client id, if any.
-
-    Expired entries are returned too: check :meth:`SavedToken.usable`. Nothing is requested
-    and nothing is created (not even the client id).
-
-    Example:
-        >>> saved = saved_token()  # doctest: +SKIP
-        >>> saved.masked, saved.usable()  # doctest: +SKIP
-        ('nmv_usr_3f…9a01', True)
-    """
-    config, client_id = _where(config)
-    if client_id is None:
-        return None
-    return TokenFile(config.token_cache_path).load(str(config.base_url), client_id)
-
-
-def forget_saved_token(config: ClientConfig | None = None) -> bool:
-    """Remove the saved anonymous token of ``config``'s API and client id; True if one was.
-
-    Raises:
-        OSError: the token file exists but cannot be rewritten.
-    """
-    config, client_id = _where(config)
-    if client_id is None:
-        return False
-    return TokenFile(config.token_cache_path).discard(str(config.base_url), client_id)
-
-
-@attrs.frozen
-class TokenStatus:
-    """Which token a client with ``config`` would use, safe to print.
-
-    Attributes:
-        source: ``"given"`` (``token=`` or ``NEMO_TOKEN``), ``"saved"`` (an anonymous token in
-            the token file) or ``"none"`` (one will be requested on first use).
-        masked: the token shortened (see :func:`mask_token`), or ``None``.
-        expires_at: Unix time of expiry, when known.
-        user_id: the anonymous user id, when known.
-        usable: whether the token will be used as it is (a saved one near its expiry is not).
-        path: the token file.
-    """
-
-    source: Literal["given", "saved", "none"]
-    masked: str | None
-    expires_at: float | None
-    user_id: str | None
-    usable: bool
-    path: Path
-
-
-def token_status(config: ClientConfig | None = None) -> TokenStatus:
-    """Describe the token a client with ``config`` (default: from the environment) would use.
-
-    Example:
-        >>> print(token_status().source)  # doctest: +SKIP
-        saved
-    """
-    config, _ = _where(config)
-    path = config.token_cache_path
-    if config.token:
-        return TokenStatus("given", mask_token(config.token), None, None, True, path)
-    saved = saved_token(config) if config.token_cache else None
-    if saved is None:
-        return TokenStatus("none", None, None, None, False, path)
-    return TokenStatus("saved", saved.masked, saved.expires_at, saved.user_id, saved.usable(), path)

@@ -21,14 +21,13 @@ from aiohttp import web
 from nemovideo import NemoClient, RateLimitedError
 from nemovideo.protocol.errors import TokenRateLimitedError
 from nemovideo.transport.config import ClientConfig, default_client_id_path
-from nemovideo.transport.tokens import (
-    SavedToken,
-    TokenFile,
+from nemovideo.transport.token_status import (
     forget_saved_token,
     mask_token,
     saved_token,
     token_status,
 )
+from nemovideo.transport.tokens import SavedToken, TokenFile
 
 from .conftest import FakeAPI, ok
 
