@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         SessionNotFoundError,
         StorageError,
         StreamDisconnectedError,
+        TokenRateLimitedError,
         UnsupportedFileTypeError,
     )
     from nemovideo.protocol.events import (
@@ -137,6 +138,7 @@ _EXPORTS: dict[str, str] = {
     "StateDeltaEvent": "nemovideo.protocol.events",
     "StreamDisconnectedError": "nemovideo.protocol.errors",
     "TextEvent": "nemovideo.protocol.events",
+    "TokenRateLimitedError": "nemovideo.protocol.errors",
     "ThoughtEvent": "nemovideo.protocol.events",
     "Timeouts": "nemovideo.transport.config",
     "ToolCallEvent": "nemovideo.protocol.events",
@@ -208,6 +210,7 @@ __all__ = [
     "TextEvent",
     "ThoughtEvent",
     "Timeouts",
+    "TokenRateLimitedError",
     "ToolCallEvent",
     "ToolResultEvent",
     "Track",

@@ -84,6 +84,13 @@ def _tuple_any(value: Any, _: Any) -> tuple[Any, ...]:
     return tuple(value) if isinstance(value, (list, tuple)) else ()
 
 
+def _raw_json(value: Any, _: Any) -> Any:
+    # A field of no settled shape keeps what came: a list (as a tuple), an object, a scalar.
+    if isinstance(value, list):
+        return tuple(value)
+    return () if value is None else value
+
+
 def _dict(value: Any, _: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, Mapping) else {}
 
@@ -124,6 +131,7 @@ _GENERIC_HOOKS: tuple[tuple[Any, Callable[[Any, Any], Any]], ...] = (
 )
 for _hint, _hook in _GENERIC_HOOKS:
     converter.register_structure_hook_func(_is(_hint), _hook)
+converter.register_structure_hook_func(lambda hint: hint is Any, _raw_json)
 
 for _cls in (AnonymousToken, Session, Credits, UploadedFile, UploadResult, SessionState):
     converter.register_structure_hook(_cls, make_dict_structure_fn(_cls, converter))
@@ -172,12 +180,14 @@ def structure_render_job(value: Any, *, job_id: str) -> RenderJob:
     if "status" not in value and inner:
         body = inner
     raw_status = body.get("status")
+    unknown: str | None = None
     try:
         status = RenderStatus(raw_status) if raw_status is not None else RenderStatus.PENDING
     except ValueError:
-        raise InvalidResponseError(
-            f"The render job has an unknown status {str(raw_status)[:40]!r}."
-        ) from None
+        # A spelling this SDK does not know yet (the service has used several): the job is
+        # taken as still running, so the poll budget, not a new word, ends the wait.
+        status = RenderStatus.PROCESSING
+        unknown = str(raw_status)[:40]
     # The URL, duration and size may sit in `output` or flat, at the top level or under `data`.
     places = [p for p in (body, value, inner) if p]
     outputs = [o for o in (p.get("output") for p in places) if isinstance(o, Mapping)]
@@ -194,6 +204,7 @@ def structure_render_job(value: Any, *, job_id: str) -> RenderJob:
         size=_opt_int(_find(outputs, "size") or _find(places, "size")),
         task_id=_opt_str(_find(places, "taskId", "task_id")),
         error=str(error)[:300] if error and status is RenderStatus.FAILED else None,
+        unknown_status=unknown,
     )
 
 

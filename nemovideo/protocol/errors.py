@@ -30,6 +30,7 @@ __all__ = [
     "SessionNotFoundError",
     "StorageError",
     "StreamDisconnectedError",
+    "TokenRateLimitedError",
     "UnsupportedFileTypeError",
     "clip",
 ]
@@ -223,6 +224,20 @@ class RateLimitedError(APIStatusError):
     def __init__(self, message: str = "", *, retry_after: float | None = None, **kw: Any) -> None:
         self.retry_after = retry_after
         super().__init__(message, **kw)
+
+
+class TokenRateLimitedError(RateLimitedError):
+    """HTTP 429 on the anonymous-token request: no new anonymous token for now.
+
+    The service gives one anonymous token per client id per 7 days (and 10 per IP). The SDK
+    asks once and does not repeat a refused request: asking again only spends the IP's quota.
+    """
+
+    default_hint = (
+        "NemoVideo refused a new anonymous token (limit: 1 per client per 7 days, 10 per IP). "
+        "Wait and try again later, set NEMO_TOKEN to a token you saved, or register at "
+        "nemovideo.com for a lasting token."
+    )
 
 
 class ServerError(APIStatusError):

@@ -268,11 +268,17 @@ def _parse_adk(obj: dict[str, Any], raw: str) -> list[ChatEvent]:
     return out
 
 
-def parse_event_data(data: str) -> list[ChatEvent]:
+def parse_event_data(data: str, event: str = "message") -> list[ChatEvent]:
     """The typed events in one server-sent event's ``data``, in order; never raises.
 
-    Empty or blank data is a keep-alive and gives ``[]``. Anything that is not JSON, or JSON of
-    no known shape, gives one :class:`UnknownEvent` keeping the text.
+    Empty or blank data is a keep-alive and gives ``[]``. So is an event NAMED ``heartbeat``
+    (``event: heartbeat``, with any data: ``{}``, ``ping``...), which gives one
+    :class:`HeartbeatEvent`: the documents list ``heartbeat`` as an event. Anything that is not
+    JSON, or JSON of no known shape, gives one :class:`UnknownEvent` keeping the text.
+
+    Args:
+        data: the event's ``data`` lines, joined.
+        event: the event's type (its ``event:`` field); ``"message"`` when it had none.
 
     Example:
         >>> parse_event_data('{"type": "heartbeat"}')
@@ -281,7 +287,11 @@ def parse_event_data(data: str) -> list[ChatEvent]:
         [ErrorEvent(message='RuntimeError: boom', code=None)]
         >>> parse_event_data("")
         []
+        >>> parse_event_data("ping", event="heartbeat")
+        [HeartbeatEvent()]
     """
+    if event != "message" and event.strip().lower() in _HEARTBEAT_TYPES:
+        return [_HEARTBEAT]
     if not data or data.isspace():
         return []
     try:

@@ -27,12 +27,17 @@ __all__ = [
 
 @attrs.frozen
 class AnonymousToken:
-    """An anonymous bearer token (100 credits, 7 days). The token itself never shows in reprs."""
+    """An anonymous bearer token (100 credits, 7 days). The token itself never shows in reprs.
+
+    ``user_id`` (``anon_...``) and ``expires_at`` come from older documents' answers;
+    ``expires_in`` (seconds) from some gateways. All are optional.
+    """
 
     token: str = attrs.field(repr=False)
     credits: int | None = None
     user_id: str | None = None
     expires_at: str | int | float | None = None
+    expires_in: float | None = None
 
 
 @attrs.frozen
@@ -92,7 +97,12 @@ class Credits:
 
 @attrs.frozen
 class SessionState:
-    """The latest state of a session: its draft (timeline) and the media it knows about."""
+    """The latest state of a session: its draft (timeline) and the media it knows about.
+
+    ``generated_media`` and ``video_analyses`` have no settled shape (``video_analyses`` is an
+    object in the first document's example, a list elsewhere): each keeps the JSON value the
+    server sent, a list as a tuple and an object as a dict; ``()`` when absent.
+    """
 
     session_id: str
     task_id: str | None = None
@@ -100,8 +110,8 @@ class SessionState:
     draft: Draft = attrs.field(factory=lambda: Draft.from_wire({}))
     video_infos: tuple[dict[str, Any], ...] = ()
     canvas_config: dict[str, Any] = attrs.field(factory=dict)
-    generated_media: tuple[Any, ...] = ()
-    video_analyses: tuple[Any, ...] = ()
+    generated_media: Any = ()
+    video_analyses: Any = ()
 
 
 class RenderStatus(str, enum.Enum):
@@ -147,10 +157,11 @@ class RenderStatus(str, enum.Enum):
 
 @attrs.frozen
 class RenderJob:
-    """An export job. ``id`` is the id the SDK sent (``render_<unix-ms>``).
+    """An export job. ``id`` is the id the SDK sent (``render_<unix-ms>_<random>``).
 
     ``session_id`` and the submitted draft are kept so that a failed job can be submitted
-    once more with a new id, as the API documents.
+    once more with a new id, as the API documents. ``unknown_status`` holds a status spelling
+    the SDK does not know (the job is then taken as still ``processing``).
     """
 
     id: str
@@ -161,6 +172,7 @@ class RenderJob:
     size: int | None = None
     task_id: str | None = None
     error: str | None = None
+    unknown_status: str | None = None
     session_id: str | None = attrs.field(default=None, eq=False)
     draft: Draft | None = attrs.field(default=None, eq=False, repr=False)
 

@@ -110,11 +110,11 @@ class ReplyAccumulator:
     """Collects the events of one turn; :meth:`result` gives the :class:`ChatReply` so far.
 
     ADK streams text as partial chunks followed by ONE non-partial event repeating the whole
-    text (sharing the chunks' ``id``); the final text wins over the chunks (it may differ
-    slightly), and chunks never followed by a final still count. A final event replaces the
-    open run of chunks with the same ``id``, or, when ids are missing, the run just before
-    it (or an earlier one whose text it repeats). Finals never replace finals: two messages
-    sharing an id are two messages.
+    text; the final text wins over the chunks (it may differ slightly), and chunks never
+    followed by a final still count. A final event replaces the open run of chunks with the
+    same ``id``; or the open run whose text it repeats, whatever the ids say (agents built on
+    ADK's ``BaseAgent`` give every event its own id); or, when ids are missing, the run just
+    before it. Finals never replace finals: two messages sharing an id are two messages.
 
     Example:
         >>> acc = ReplyAccumulator()
@@ -170,6 +170,8 @@ class ReplyAccumulator:
 
     def _add_final(self, event: TextEvent) -> None:
         messages = self._messages
+        if event.event_id is not None and self._replace_repeated_run(event):
+            return
         for index in range(len(messages) - 1, -1, -1):
             message = messages[index]
             if not message.open:
@@ -187,6 +189,26 @@ class ReplyAccumulator:
                 return
             break
         messages.append(_Message([event.text], event.event_id, open=False))
+
+    def _replace_repeated_run(self, event: TextEvent) -> bool:
+        """A final whose id no open chunk shares, but whose text repeats the open chunks just
+        before it: agents built on ADK's ``BaseAgent`` give every event (and every chunk) its
+        own id, so the repeat is recognised by its text. True when it replaced them."""
+        messages = self._messages
+        if any(m.open and m.event_id == event.event_id for m in messages):
+            return False  # its own chunks are there: the id decides
+        start = len(messages)
+        while start > 0 and messages[start - 1].open:
+            start -= 1
+        # The shortest run of trailing chunks whose joined text the final repeats.
+        for first in range(len(messages) - 1, start - 1, -1):
+            joined = "".join(m.text for m in messages[first:])
+            if joined.strip() and _same_text(joined, event.text):
+                del messages[first + 1 :]
+                messages[first].chunks = [event.text]
+                messages[first].open = False
+                return True
+        return False
 
     def result(self) -> ChatReply:
         """The reply so far (can be called at any time, any number of times)."""

@@ -30,6 +30,7 @@ from nemovideo.protocol.reply import ChatReply, ReplyAccumulator
 from nemovideo.protocol.sse import SSEDecoder
 from nemovideo.transport.http import HTTPTransport
 from nemovideo.transport.retry import RetryPolicy
+from nemovideo.transport.streams import open_stream
 
 if sys.version_info >= (3, 11):
     from asyncio import timeout_at
@@ -117,7 +118,8 @@ class ChatStream:
         }
         self.delivered = False
         try:
-            async with transport.open_stream(
+            async with open_stream(
+                transport,
                 "/run_sse",
                 json=body,
                 headers={"Accept": "text/event-stream"},
@@ -164,7 +166,7 @@ class ChatStream:
             if not chunk:
                 break
             for sse in decoder.feed(chunk):
-                for event in parse_event_data(sse.data):
+                for event in parse_event_data(sse.data, sse.event):
                     if not isinstance(event, HeartbeatEvent):
                         idle_end = loop.time() + idle
                     add(event)

@@ -34,4 +34,6 @@ class CreditsResource:
             retry=retry,
             what="reading the credit balance",
         )
+        if isinstance(answer, dict):
+            self._transport.credentials.note_user_id(answer.get("user_id"))
         return structure(answer, Credits)

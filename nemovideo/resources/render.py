@@ -1,8 +1,8 @@
 """Render: export a draft to MP4, follow the job, download the file.
 
 The render endpoints answer without the envelope. The job id is chosen here
-(``render_<unix-ms>``), which makes a lost answer recoverable: the job can be looked up by the
-id that was sent instead of submitting the work again.
+(``render_<unix-ms>_<random>``), which makes a lost answer recoverable: the job can be looked up
+by the id that was sent instead of submitting the work again.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from nemovideo.protocol.converter import structure_render_job
 from nemovideo.protocol.draft import Draft
 from nemovideo.protocol.errors import (
     APIConnectionError,
+    APIStatusError,
     APITimeoutError,
     ConfigurationError,
     NemoError,
@@ -45,14 +47,25 @@ RenderProgress = Callable[[RenderJob], object]
 _last_ms = 0
 _QUALITIES = ("low", "medium", "high")
 _MAX_POLL_FAILURES = 5
+#: Status spellings already logged as unknown (each is logged once per process).
+_UNKNOWN_SEEN: set[str] = set()
 
 
 def new_job_id() -> str:
-    """``render_<unix-ms>``, strictly increasing within this process (two jobs never share one)."""
+    """``render_<unix-ms>_<8 hex>``: the documented prefix and timestamp, plus entropy.
+
+    The timestamp is strictly increasing within this process; the random part keeps ids
+    chosen by other processes or machines in the same millisecond apart.
+    """
     global _last_ms
     now = int(time.time() * 1000)
     _last_ms = max(now, _last_ms + 1)
-    return f"render_{_last_ms}"
+    return f"render_{_last_ms}_{secrets.token_hex(4)}"
+
+
+def _id_taken(exc: APIStatusError) -> bool:
+    """Whether a render start was refused because its ``id`` is already in use (409)."""
+    return exc.http_status == 409 or exc.code == 409
 
 
 def _wire_draft(draft: Draft | SessionState | Mapping[str, Any]) -> tuple[Draft, dict[str, Any]]:
@@ -82,12 +95,18 @@ class RenderResource:
         quality: str = "high",
         job_id: str | None = None,
         retry: RetryPolicy | None = None,
+        before_new_id: Callable[[str], Awaitable[object]] | None = None,
     ) -> RenderJob:
         """Submit the draft for export to MP4. Export costs no credits.
 
         The draft is sent back exactly as the state endpoint gave it. If the answer is lost
         (a broken connection or a 5xx), the job is looked up by its id rather than submitted
         again, so no second render starts behind the user's back.
+
+        A start refused because the id is taken (HTTP 409: another process chose the same id)
+        is submitted once more with a new id, as the API's reference says; the returned job's
+        ``id`` is then not ``job_id``; ``before_new_id`` is awaited with the new id before it
+        is sent (a journal records it there, so no started job goes unrecorded).
 
         Raises:
             ConfigurationError: the draft is empty or ``quality`` unknown.
@@ -97,6 +116,26 @@ class RenderResource:
             raise ConfigurationError(f"quality must be one of {', '.join(_QUALITIES)}.")
         typed, wire = _wire_draft(draft)
         job_id = job_id or new_job_id()
+        try:
+            return await self._start(session_id, typed, wire, quality, job_id, retry)
+        except APIStatusError as exc:
+            if not _id_taken(exc):
+                raise
+            fresh = new_job_id()
+            logger.warning("render id %s is taken; submitting as %s", job_id, fresh)
+            if before_new_id is not None:
+                await before_new_id(fresh)
+            return await self._start(session_id, typed, wire, quality, fresh, retry)
+
+    async def _start(
+        self,
+        session_id: str,
+        typed: Draft,
+        wire: dict[str, Any],
+        quality: str,
+        job_id: str,
+        retry: RetryPolicy | None,
+    ) -> RenderJob:
         body = {
             "id": job_id,
             "sessionId": session_id,
@@ -135,9 +174,12 @@ class RenderResource:
     async def get(self, job_id: str, *, retry: RetryPolicy | None = None) -> RenderJob:
         """The job's status, progress and, once completed, its output URL, duration and size.
 
+        A status spelling the SDK does not know is read as ``processing`` (logged once per
+        spelling, kept in ``unknown_status``): waiting goes on until the poll budget ends.
+
         Raises:
             APIStatusError: the API does not know the job (or refused the request).
-            InvalidResponseError: the answer has an unknown status.
+            InvalidResponseError: the answer is not an object.
         """
         answer = await self._transport.request(
             "GET",
@@ -148,7 +190,14 @@ class RenderResource:
             what="reading the render status",
         )
         # The id is the one asked for: a server cannot rename a job (or smuggle a path into it).
-        return attrs.evolve(structure_render_job(answer, job_id=job_id), id=job_id)
+        job = attrs.evolve(structure_render_job(answer, job_id=job_id), id=job_id)
+        unknown = job.unknown_status
+        if unknown is not None and unknown not in _UNKNOWN_SEEN:
+            _UNKNOWN_SEEN.add(unknown)
+            logger.warning(
+                "render status %r is unknown to this SDK; taking it as still processing", unknown
+            )
+        return job
 
     async def wait(
         self,
@@ -232,10 +281,12 @@ class RenderResource:
     ) -> Path:
         """Save the rendered MP4 at ``dest`` (a file path, or a folder: then ``<job id>.mp4``).
 
-        Streams to a temporary file beside ``dest``, checks the size, then renames it, so a
-        broken download never leaves a partial file at ``dest``. The output URL usually points
-        at a CDN: it is fetched WITHOUT the bearer token and attribution headers. If it fails,
-        the documented fallback route of the API is tried.
+        Streams to a temporary file beside ``dest``, checks it against the transfer's own
+        ``Content-Length`` (or, when none is announced, that it is a complete MP4), then
+        renames it, so a broken download never leaves a partial file at ``dest``. The job's
+        ``size`` is only a progress hint. The output URL usually points at a CDN: it is fetched
+        WITHOUT the bearer token and attribution headers. If it fails, the documented fallback
+        route of the API is tried.
 
         Raises:
             ConfigurationError: the job has not completed, or ``dest`` is unusable.
@@ -254,11 +305,12 @@ class RenderResource:
         transport = self._transport
         cfg = transport.config
         common: dict[str, Any] = {
-            "expected_size": job.size,
+            "size_hint": job.size,
             "max_size": cfg.max_download_bytes,
             "read_timeout": cfg.timeouts.download_read,
             "connect_timeout": cfg.timeouts.connect,
             "on_progress": on_progress,
+            "expect_mp4": True,
         }
         sources: list[tuple[URL, bool]] = []
         if job.url:
@@ -272,9 +324,19 @@ class RenderResource:
         for round_ in range(1 + policy.max_retries):
             for url, ours in sources:
                 headers = await transport.auth_headers() if ours else {}
+                options = {
+                    # The attribution middleware adds its headers on the API's origin only.
+                    "middlewares": transport.request_middlewares(),
+                    **transport.proxies.options(url),
+                }
                 try:
                     await download_to_path(
-                        transport.session(), url, path, headers=headers, **common
+                        transport.session(),
+                        url,
+                        path,
+                        headers=headers,
+                        request_options=options,
+                        **common,
                     )
                     return path
                 except ConfigurationError:

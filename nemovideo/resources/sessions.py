@@ -43,7 +43,10 @@ class SessionResource:
             retry=retry,
             what="creating a session",
         )
-        return structure(answer, Session)
+        session = structure(answer, Session)
+        # Older answers name the user: an anonymous one's 2001 then carries its register link.
+        self._transport.credentials.note_user_id(session.user_id)
+        return session
 
     async def claim_link(
         self,

@@ -39,6 +39,7 @@ class StateResource:
             what="reading the session state",
         )
         flat = dict(answer) if isinstance(answer, dict) else {}
+        self._transport.credentials.note_user_id(flat.get("user_id"))
         inner = flat.pop("state", None)
         if isinstance(inner, dict):
             flat.update(inner)

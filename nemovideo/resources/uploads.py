@@ -21,7 +21,7 @@ from aiohttp.payload import Payload
 from nemovideo.protocol.converter import structure
 from nemovideo.protocol.errors import ConfigurationError
 from nemovideo.protocol.files import HEAD_BYTES, check_upload
-from nemovideo.protocol.models import UploadResult
+from nemovideo.protocol.models import UploadedFile, UploadResult
 from nemovideo.resources._paths import session_path
 from nemovideo.transport.http import HTTPTransport
 from nemovideo.transport.retry import RequestKind, RetryPolicy
@@ -44,6 +44,7 @@ UploadProgress = Callable[[int, int], object]
 
 _CHUNK = 1 << 18
 _UPLOAD_PATH = "/api/upload-video/nemo_agent/me/{}"
+_STATE_PATH = "/api/state/nemo_agent/me/{}/latest"
 
 
 class _Progress:
@@ -208,10 +209,16 @@ class UploadResource:
             >>> result.files[0].file_type  # doctest: +SKIP
             'image'
 
+        The server may stay silent for minutes after the last byte while it stores and probes
+        the file: ``Timeouts.upload_processing`` (10 minutes) bounds that silence. If the upload
+        times out or breaks anyway, :meth:`landed` tells whether the session got the file
+        before anything is sent again.
+
         Raises:
             UnsupportedFileTypeError: (4001) an extension or content is not an accepted type.
             FileTooLargeError: (4002) a file is over the upload limit (200 MB by default).
             ConfigurationError: a path does not exist, or nothing was given.
+            APITimeoutError: the server stayed silent longer than ``upload_processing``.
         """
         if not items:
             raise ConfigurationError("upload.files() needs at least one file.")
@@ -246,8 +253,13 @@ class UploadResource:
     ) -> UploadResult:
         """Have the service fetch media from public URLs into the session.
 
+        The service downloads the file before it answers, so this request may last minutes:
+        ``Timeouts.url_upload`` (15 minutes) bounds it, not the ordinary ``request`` limit.
+
         Raises:
             ConfigurationError: a URL is not an absolute http(s) URL.
+            APITimeoutError: no answer within ``url_upload``; check :meth:`landed` before
+                sending the URL again.
         """
         items = [urls] if isinstance(urls, str) else list(urls)
         if not items:
@@ -264,6 +276,69 @@ class UploadResource:
             kind=RequestKind.WORK,
             json={"urls": items, "source_type": "url"},
             retry=retry,
+            timeout=self._transport.config.timeouts.url_upload,
             what="the URL upload",
         )
         return structure(answer, UploadResult)
+
+    async def landed(
+        self, session_id: str, *, known: int = 0, retry: RetryPolicy | None = None
+    ) -> UploadResult | None:
+        """After an upload timed out or broke: the media the session gained, from its state.
+
+        An upload is work: it is never repeated blindly. A timed-out one may well have
+        landed (the server kept processing after the client stopped waiting), and the state
+        says so. ``known`` is how many media the session listed before the upload (0 for a new
+        session); the media past that are returned, or ``None`` when there are none (sending
+        the upload again is then safe).
+
+        Example:
+            >>> try:  # doctest: +SKIP
+            ...     result = await client.upload.files(sid, "big.mp4")
+            ... except (APITimeoutError, APIConnectionError, ServerError):
+            ...     result = await client.upload.landed(sid) or await client.upload.files(
+            ...         sid, "big.mp4"
+            ...     )
+
+        Raises:
+            SessionNotFoundError: the session does not exist.
+        """
+        answer: Any = await self._transport.request(
+            "GET",
+            session_path(_STATE_PATH, session_id),
+            kind=RequestKind.READ,
+            retry=retry,
+            what="checking whether the upload landed",
+        )
+        flat = dict(answer) if isinstance(answer, dict) else {}
+        inner = flat.get("state")
+        infos = (inner if isinstance(inner, dict) else flat).get("video_infos")
+        media = [m for m in infos if isinstance(m, dict)] if isinstance(infos, list) else []
+        new = [_uploaded(m) for m in media[max(0, known) :]]
+        return UploadResult(files=tuple(new), session_state_applied=True) if new else None
+
+
+def _uploaded(info: dict[str, Any]) -> UploadedFile:
+    """A state's ``video_infos`` entry read as an upload answer's file (fields vary by version)."""
+
+    def text(*keys: str) -> str | None:
+        for key in keys:
+            value = info.get(key)
+            if isinstance(value, str) and value:
+                return value
+        return None
+
+    def number(key: str) -> Any:
+        value = info.get(key)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return value if ok else None
+
+    width, height = number("width"), number("height")
+    return UploadedFile(
+        filename=text("filename", "name", "file_name") or "",
+        file_type=text("file_type", "type", "media_type") or "",
+        cdn_url=text("cdn_url", "url", "source_url"),
+        duration=number("duration"),
+        width=int(width) if width is not None else None,
+        height=int(height) if height is not None else None,
+    )

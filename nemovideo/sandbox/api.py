@@ -135,7 +135,7 @@ async def state(request: web.Request) -> web.Response:
     core = request.app[CORE]
     token = core.authenticate(request, "read")
     session = core.session_of(token, request.match_info["sid"])
-    return ok(session.state_payload())
+    return ok(session.state_payload(analyses=core.options.video_analyses))
 
 
 def _safe_name(filename: str, fallback: str) -> str:

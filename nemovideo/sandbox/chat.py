@@ -46,11 +46,6 @@ class _Channel:
             self.queue.put_nowait(item)
 
 
-def _field(body: dict[str, Any], snake: str, camel: str) -> Any:
-    # ADK's request model takes both spellings (pydantic aliases with populate_by_name).
-    return body[snake] if snake in body else body.get(camel)
-
-
 def _invalid(loc: str, kind: str, msg: str, value: Any) -> dict[str, Any]:
     return {"type": kind, "loc": ["body", loc], "msg": msg, "input": value}
 
@@ -67,17 +62,15 @@ async def _parse(request: web.Request) -> tuple[str, str, bool]:
         detail = [_invalid("", "model_attributes_type", "Input should be an object", body)]
         raise ApiError(422, "invalid body", body={"detail": detail})
     errors = []
-    for snake, camel in (
-        ("app_name", "appName"),
-        ("user_id", "userId"),
-        ("session_id", "sessionId"),
-    ):
-        value = _field(body, snake, camel)
+    # Snake case only, as the documents write the body: a camelCase body that a lenient server
+    # would take could fail on the real one.
+    for name in ("app_name", "user_id", "session_id"):
+        value = body.get(name)
         if value is None:
-            errors.append(_invalid(snake, "missing", "Field required", body))
+            errors.append(_invalid(name, "missing", "Field required", body))
         elif not isinstance(value, str):
-            errors.append(_invalid(snake, "string_type", "Input should be a valid string", value))
-    message = _field(body, "new_message", "newMessage")
+            errors.append(_invalid(name, "string_type", "Input should be a valid string", value))
+    message = body.get("new_message")
     texts: list[str] = []
     parts = message.get("parts") if isinstance(message, dict) else None
     if message is None:
@@ -91,7 +84,7 @@ async def _parse(request: web.Request) -> tuple[str, str, bool]:
     streaming = body.get("streaming", True)
     if errors:
         raise ApiError(422, "invalid body", body={"detail": errors})
-    return str(_field(body, "session_id", "sessionId")), "".join(texts), streaming is not False
+    return str(body.get("session_id")), "".join(texts), streaming is not False
 
 
 class _Emitter:
@@ -135,10 +128,13 @@ class _Emitter:
         await self.core.clock.sleep(seconds)
 
     def _next_keepalive(self) -> bytes:
-        style = self.core.options.heartbeat_style
+        style: str = self.core.options.heartbeat_style
+        turn = self._keepalive
+        self._keepalive += 1
         if style == "mixed":
-            style = ("comment", "event", "empty")[self._keepalive % 3]
-            self._keepalive += 1
+            style = ("comment", "event", "empty")[turn % 3]
+        elif style == "named":
+            style = ("named", "named_ping")[turn % 2]
         return KEEPALIVES[style]
 
     async def say(self, events: list[dict[str, Any]], seconds: float) -> None:
@@ -183,7 +179,7 @@ async def _perform(
     core: Core, session: SessionRecord, plan: TurnPlan, emit: _Emitter, streaming: bool
 ) -> None:
     rng = session.rng
-    factory = EventFactory(rng, core.clock.now)
+    factory = EventFactory(rng, core.clock.now, own_ids=core.options.event_ids == "own")
     if plan.intro:
         await emit.say(factory.text(plan.intro, streaming=streaming), plan.text_seconds / 2)
     for step in plan.steps:

@@ -35,6 +35,7 @@ from nemovideo.sandbox.store import (
 )
 
 __all__ = [
+    "ATTRIBUTION_HEADERS",
     "CORE",
     "TOKEN_LIFETIME",
     "ApiError",
@@ -51,7 +52,8 @@ TOKEN_LIFETIME = 7 * 24 * 3600.0
 _JSON_CODES = frozenset({1001, 1002, 2001, 4001, 4002})
 # The HTTP statuses codes travel with when options.error_style == "http" (and on /run_sse).
 _CODE_STATUS = {1001: 401, 1002: 404, 2001: 402, 4001: 415, 4002: 413}
-_ATTRIBUTION = ("X-Skill-Source", "X-Skill-Version", "X-Skill-Platform")
+#: The attribution headers every API request must carry.
+ATTRIBUTION_HEADERS = ("X-Skill-Source", "X-Skill-Version", "X-Skill-Platform")
 
 
 @attrs.define
@@ -133,7 +135,7 @@ class ApiError(Exception):
 
 def has_attribution(headers: Any) -> bool:
     """Whether all three ``X-Skill-*`` attribution headers are present and non-empty."""
-    return all(headers.get(name) for name in _ATTRIBUTION)
+    return all(headers.get(name) for name in ATTRIBUTION_HEADERS)
 
 
 class Core:
@@ -187,8 +189,18 @@ class Core:
         """The client's still-valid token, or a new one (per-IP limit: HTTP 429)."""
         now = self.clock.now()
         current = self.client_tokens.get(client_id)
+        repeat = self.options.repeat_token
         if current is not None and current.valid(now):
-            return current
+            if repeat == "same":
+                return current
+            if repeat == "refuse":
+                wait = (current.expires_at or now + TOKEN_LIFETIME) - now
+                raise ApiError(
+                    429,
+                    "Rate limit (1 token/client/7 days): this client id already has a valid "
+                    "token; save and reuse it.",
+                    headers={"Retry-After": self.retry_after_header(wait)},
+                )
         grants = self.ip_grants.get(ip)
         if grants is None:
             grants = self.ip_grants[ip] = collections.deque()
@@ -204,7 +216,7 @@ class Core:
             )
         grants.append(now)
         account = self.anonymous_accounts.get(client_id)
-        if account is None:
+        if account is None or (repeat == "new_user" and current is not None and current.valid(now)):
             account = Account(self.new_id("anon_"), True, self.options.initial_credits)
             self.anonymous_accounts[client_id] = account
         record = TokenRecord(

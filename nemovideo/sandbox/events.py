@@ -17,11 +17,14 @@ __all__ = ["KEEPALIVES", "EventFactory", "frame"]
 
 _AUTHOR = "nemo_agent"
 
-#: The keep-alive frames by style (``mixed`` rotates through all three).
+#: The keep-alive frames by style (``mixed`` rotates through the first three; ``named``
+#: alternates its two data forms).
 KEEPALIVES: dict[str, bytes] = {
     "comment": b": keep-alive\n\n",
     "event": b'data: {"type":"heartbeat"}\n\n',
     "empty": b"data:\n\n",
+    "named": b"event: heartbeat\ndata: {}\n\n",
+    "named_ping": b"event: heartbeat\ndata: ping\n\n",
 }
 
 
@@ -51,11 +54,16 @@ class EventFactory:
     Args:
         rng: the session's generator (ids stay reproducible under a seed).
         now: the simulated clock, for ``timestamp``.
+        own_ids: give every text event its own ``id`` (agents built on ADK's ``BaseAgent``)
+            instead of sharing one between partial chunks and their final repeat.
     """
 
-    def __init__(self, rng: random.Random, now: Callable[[], float]) -> None:
+    def __init__(
+        self, rng: random.Random, now: Callable[[], float], *, own_ids: bool = False
+    ) -> None:
         self._rng = rng
         self._now = now
+        self._own_ids = own_ids
         self.invocation_id = "e-" + _uuid(rng)
 
     def _event(self, parts: list[dict[str, Any]] | None, role: str = "model") -> dict[str, Any]:
@@ -76,7 +84,8 @@ class EventFactory:
     def text(self, text: str, *, streaming: bool) -> list[dict[str, Any]]:
         """Partial chunks (when ``streaming``) then the final event with the whole text.
 
-        The partials and their final event share one ``id``, as ADK's do.
+        The partials and their final event share one ``id``, as ADK's do (unless
+        ``own_ids``: then each has its own).
         """
         final = self._event([{"text": text}])
         if not streaming:
@@ -85,6 +94,8 @@ class EventFactory:
         for chunk in _chunks(text, self._rng):
             partial = dict(final, content={"parts": [{"text": chunk}], "role": "model"})
             partial["partial"] = True
+            if self._own_ids:
+                partial["id"] = _uuid(self._rng)
             events.append(partial)
         return [*events, final]
 

@@ -17,12 +17,14 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from nemovideo.sandbox.core import (
+    ATTRIBUTION_HEADERS,
     CORE,
     ApiError,
     Core,
     RequestContext,
     current,
     enter,
+    has_attribution,
 )
 from nemovideo.sandbox.faults import FaultRule
 from nemovideo.sandbox.store import CdnRequest, RequestRecord
@@ -83,6 +85,21 @@ def _break(request: web.Request, rule: FaultRule) -> None:
         transport.abort()
 
 
+def _check_attribution(request: web.Request, route: str) -> None:
+    """Every API request must carry the three ``X-Skill-*`` headers (API.md "Required headers").
+
+    The render start decides for itself: the documented answer there is 402 for anonymous users.
+    """
+    if route == "render_start" or has_attribution(request.headers):
+        return
+    missing = ", ".join(n for n in ATTRIBUTION_HEADERS if not request.headers.get(n))
+    raise ApiError(
+        400,
+        f"Missing attribution headers: {missing}. Every API request must carry X-Skill-Source, "
+        "X-Skill-Version and X-Skill-Platform.",
+    )
+
+
 async def _apply(
     core: Core, request: web.Request, handler: Handler, rule: FaultRule | None
 ) -> web.StreamResponse:
@@ -133,6 +150,8 @@ def gateway(*, cdn: bool) -> Middleware:
         request_id = f"req_{core.next_number():010d}"
         enter(RequestContext(fault=rule, record=record, request_id=request_id))
         try:
+            if not cdn and route is not None:
+                _check_attribution(request, route)
             response = await _apply(core, request, handler, rule)
             record.status = response.status
             if not response.prepared:

@@ -12,7 +12,11 @@ from nemovideo.sandbox.faults import FaultRule
 __all__ = [
     "ALL_SCOPES",
     "ANONYMOUS_SCOPES",
+    "EventIds",
     "HeartbeatStyle",
+    "OutputSize",
+    "RenderIdReuse",
+    "RepeatToken",
     "SandboxOptions",
     "ScopesLike",
     "parse_scopes",
@@ -28,8 +32,27 @@ ANONYMOUS_SCOPES: frozenset[str] = frozenset({"read", "write", "upload"})
 ScopesLike = str | Iterable[str]
 
 #: How keep-alives look during long work: an SSE comment, a ``{"type":"heartbeat"}`` event, an
-#: empty ``data:`` line, a rotation of all three, or nothing at all (a plain ADK server).
-HeartbeatStyle = Literal["comment", "event", "empty", "mixed", "none"]
+#: empty ``data:`` line, an event NAMED heartbeat (``event: heartbeat`` with ``data: {}`` or
+#: ``data: ping``), a rotation of the first three, or nothing at all (a plain ADK server).
+HeartbeatStyle = Literal["comment", "event", "empty", "named", "mixed", "none"]
+
+#: How a second token request from a client id whose token is still valid is answered: the
+#: same token, a token of a NEW anonymous user (the earlier sessions are then out of reach), or
+#: HTTP 429 (the error table's "1 token/client/7 days"). The documents leave it open.
+RepeatToken = Literal["same", "new_user", "refuse"]
+
+#: What a completed render's ``output.size`` is: the exact byte count, a rounded figure (whole
+#: MB, like the first document's ``15728640``), or absent (the current documents show only
+#: ``url``).
+OutputSize = Literal["exact", "approximate", "absent"]
+
+#: A render start with an ``id`` already seen: the same job when it is the same session's
+#: (a different session's is refused), or refused always (HTTP 409: "generate a new id and retry").
+RenderIdReuse = Literal["same_job", "refuse"]
+
+#: The ``id`` of streamed text events: shared by the partial chunks and their final repeat (as
+#: ADK's ``LlmAgent`` does), or each event's own (as agents built on ``BaseAgent`` do).
+EventIds = Literal["shared", "own"]
 
 
 def parse_scopes(value: ScopesLike) -> frozenset[str]:
@@ -77,6 +100,14 @@ class SandboxOptions:
         tokens: pre-registered tokens and their scopes, e.g. ``{"nmv_usr_test": "*"}``.
         upload_limit: the largest accepted upload, in bytes.
         anonymous_tokens_per_ip: anonymous tokens one IP may obtain per 7 days.
+        repeat_token: how a repeated token request of a client id is answered (see
+            :data:`RepeatToken`).
+        output_size: what a completed render's ``output.size`` says (see :data:`OutputSize`).
+        render_id_reuse: how a render start with a known id is answered (see
+            :data:`RenderIdReuse`).
+        video_analyses: the shape of the state's ``video_analyses``: ``"list"`` of analyses, or
+            an ``"object"`` keyed by media id (the first document's example).
+        event_ids: the ids of streamed text events (see :data:`EventIds`).
         unknown_session_style: how ``/run_sse`` answers an unknown session: ``"adk"`` (HTTP 404
             ``{"detail": "Session not found: <sid>"}``, as a plain ADK server) or ``"code"``
             (the gateway's ``{"code": 1002}``).
@@ -106,6 +137,11 @@ class SandboxOptions:
     )
     upload_limit: int = 200 * 1024 * 1024
     anonymous_tokens_per_ip: int = 10
+    repeat_token: RepeatToken = "same"  # noqa: S105 - a behaviour, not a secret
+    output_size: OutputSize = "exact"
+    render_id_reuse: RenderIdReuse = "same_job"
+    video_analyses: Literal["list", "object"] = "list"
+    event_ids: EventIds = "shared"
     unknown_session_style: Literal["adk", "code"] = "adk"
     error_style: Literal["envelope", "http"] = "envelope"
     log_limit: int = 10_000

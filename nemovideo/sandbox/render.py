@@ -57,14 +57,19 @@ def resolve_source(core: Core, url: str) -> bytes | Path | None:
 
 
 def _may_export(request: web.Request, token: TokenRecord) -> None:
-    if token.anonymous:
-        if not has_attribution(request.headers):
+    if not has_attribution(request.headers):
+        if token.anonymous:
             raise ApiError(
                 402,
                 "Export is not available on the free plan for unidentified clients: send the "
                 "X-Skill-Source, X-Skill-Version and X-Skill-Platform headers, or register.",
             )
-    elif not token.allows("render"):
+        raise ApiError(
+            400,
+            "Missing attribution headers: every API request must carry X-Skill-Source, "
+            "X-Skill-Version and X-Skill-Platform.",
+        )
+    if not token.anonymous and not token.allows("render"):
         raise ApiError(403, "This token lacks the 'render' scope.")
 
 
@@ -88,7 +93,7 @@ def _draft(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def submit(request: web.Request) -> web.Response:
-    """``POST /api/render/proxy/lambda`` (and the older ``/api/render/proxy/draft``)."""
+    """``POST /api/render/proxy/lambda``: ``sessionId`` (camelCase, as documented) and an ``id``."""
     core = request.app[CORE]
     token = core.authenticate(request, None)
     _may_export(request, token)
@@ -96,13 +101,20 @@ async def submit(request: web.Request) -> web.Response:
     job_id = body.get("id")
     if not isinstance(job_id, str) or not job_id.strip() or len(job_id) > 128:
         raise ApiError(422, "'id' must be a non-empty string such as render_<unix-ms>.")
-    session_id = body.get("sessionId", body.get("session_id"))
+    session_id = body.get("sessionId")
+    if not isinstance(session_id, (str, int)) or isinstance(session_id, bool):
+        raise ApiError(422, "'sessionId' (camelCase) must be the session's id.")
     session = core.session_of(token, str(session_id))
     existing = core.render_jobs.get(job_id)
     if existing is not None:
-        if existing.session_id == session.session_id:
-            return _json(existing.payload(core.clock.now()))  # same id: the same job, never two
-        raise ApiError(409, f"The render id {job_id} is already used by another session.")
+        same = existing.session_id == session.session_id
+        if same and core.options.render_id_reuse == "same_job":
+            return _json(_payload(core, existing))  # same id: the same job, never two
+        raise ApiError(
+            409,
+            f"The render id {job_id} is already taken; generate a new id and retry.",
+            body={"success": False, "error": "ID_TAKEN", "message": "Render id already taken."},
+        )
     output = body.get("output") or {}
     if not isinstance(output, dict) or output.get("format", "mp4") != "mp4":
         raise ApiError(422, "Only output.format 'mp4' is supported.")
@@ -122,7 +134,11 @@ async def submit(request: web.Request) -> web.Response:
     )
     core.render_jobs[job_id] = job
     core.spawn(_run(core, session, job))
-    return _json(job.payload(core.clock.now()))
+    return _json(_payload(core, job))
+
+
+def _payload(core: Core, job: RenderJob) -> dict[str, Any]:
+    return job.payload(core.clock.now(), size=core.options.output_size)
 
 
 def _output_key(core: Core, job_id: str) -> str:
@@ -188,10 +204,10 @@ def _job(core: Core, request: web.Request, token: TokenRecord) -> RenderJob:
 
 
 async def status(request: web.Request) -> web.Response:
-    """``GET /api/render/proxy/lambda/<id>`` (and the older ``/api/render/proxy/<id>``)."""
+    """``GET /api/render/proxy/lambda/<id>``."""
     core = request.app[CORE]
     token = core.authenticate(request, "read")
-    return _json(_job(core, request, token).payload(core.clock.now()))
+    return _json(_payload(core, _job(core, request, token)))
 
 
 async def cancel(request: web.Request) -> web.Response:
@@ -202,7 +218,7 @@ async def cancel(request: web.Request) -> web.Response:
     if job.status in ("pending", "processing"):
         job.cancelled = True
         job.status, job.error = "failed", "Render cancelled."
-    return _json({"success": True, **job.payload(core.clock.now())})
+    return _json({"success": True, **_payload(core, job)})
 
 
 async def download(request: web.Request) -> web.StreamResponse:
@@ -216,12 +232,11 @@ async def download(request: web.Request) -> web.StreamResponse:
     return await send_file(request, core.blobs.path(job.blob_key), size, "video/mp4")
 
 
-#: (method, path, handler, fault route name); specific paths before ``{job_id}`` catch-alls.
+#: (method, path, handler, fault route name). Only the current documents' routes: an SDK that
+#: used the older ``/api/render/proxy/draft`` or ``/api/render/proxy/<id>`` must fail here too.
 ROUTES: list[tuple[str, str, Any, str]] = [
     ("POST", "/api/render/proxy/lambda", submit, "render_start"),
-    ("POST", "/api/render/proxy/draft", submit, "render_start"),
     ("GET", "/api/render/proxy/lambda/{job_id}", status, "render_status"),
     ("POST", "/api/render/proxy/lambda/{job_id}/cancel", cancel, "render_cancel"),
     ("GET", "/api/render/proxy/{job_id}/download", download, "download"),
-    ("GET", "/api/render/proxy/{job_id}", status, "render_status"),
 ]

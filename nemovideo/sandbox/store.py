@@ -215,8 +215,15 @@ class SessionRecord:
             "ratio": meta.get("ratio", "16:9"),
         }
 
-    def state_payload(self) -> dict[str, Any]:
-        """The ``/api/state/.../latest`` data (deep copies: callers may change them freely)."""
+    def state_payload(self, *, analyses: str = "list") -> dict[str, Any]:
+        """The ``/api/state/.../latest`` data (deep copies: callers may change them freely).
+
+        ``analyses="object"`` gives ``video_analyses`` keyed by media id (the first document's
+        shape) instead of a list.
+        """
+        video_analyses: Any = copy.deepcopy(self.video_analyses)
+        if analyses == "object":
+            video_analyses = {a.get("media_id", str(i)): a for i, a in enumerate(video_analyses)}
         return {
             "session_id": self.session_id,
             "task_id": self.task_id,
@@ -226,7 +233,7 @@ class SessionRecord:
                 "video_infos": [m.video_info() for m in self.media],
                 "canvas_config": self.canvas_config,
                 "generated_media": copy.deepcopy(self.generated_media),
-                "video_analyses": copy.deepcopy(self.video_analyses),
+                "video_analyses": video_analyses,
             },
             "updated_at": self.updated_at,
         }
@@ -329,8 +336,11 @@ class RenderJob:
             return 0
         return max(0, min(99, int(100 * (now - self.started_at) / self.work_seconds)))
 
-    def payload(self, now: float) -> dict[str, Any]:
-        """The render endpoints' answer: top-level fields, no envelope."""
+    def payload(self, now: float, *, size: str = "exact") -> dict[str, Any]:
+        """The render endpoints' answer: top-level fields, no envelope.
+
+        ``size``: ``output.size`` exact, ``"approximate"`` (whole MB) or ``"absent"``.
+        """
         body: dict[str, Any] = {
             "id": self.id,
             "taskId": self.task_id,
@@ -340,14 +350,18 @@ class RenderJob:
             "createdAt": int(self.created_at * 1000),
         }
         if self.status == "completed":
-            body["output"] = {
+            output: dict[str, Any] = {
                 "url": self.url,
                 "duration": self.duration,
-                "size": self.size,
                 "format": "mp4",
                 "width": self.width,
                 "height": self.height,
             }
+            if size == "exact":
+                output["size"] = self.size
+            elif size == "approximate" and self.size is not None:
+                output["size"] = max(1, round(self.size / 2**20)) * 2**20
+            body["output"] = output
         if self.error is not None:
             body["error"] = self.error
         return body

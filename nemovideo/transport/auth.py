@@ -11,13 +11,19 @@ import contextlib
 import logging
 import os
 import re
+import time
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Protocol
 
-from nemovideo.protocol.errors import AuthenticationError, ConfigurationError, StorageError
+from nemovideo.protocol.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    StorageError,
+    TokenRateLimitedError,
+)
 
-__all__ = ["Credentials", "load_or_create_client_id"]
+__all__ = ["Credentials", "TokenSource", "load_or_create_client_id", "read_client_id"]
 
 logger = logging.getLogger("nemovideo.auth")
 
@@ -49,6 +55,14 @@ def _write_new_id(path: Path) -> str:
 def _read_id(path: Path) -> str | None:
     text = path.read_text(encoding="ascii", errors="replace").strip()
     return text if _VALID_ID.match(text) else None
+
+
+def read_client_id(path: Path) -> str | None:
+    """The shared client id if the file holds a valid one; never creates it."""
+    try:
+        return _read_id(path)
+    except OSError:
+        return None
 
 
 def load_or_create_client_id(path: Path) -> str:
@@ -95,23 +109,37 @@ def _unusable(path: Path, what: str, exc: OSError) -> StorageError:
     )
 
 
+class TokenSource(Protocol):
+    """Gives anonymous tokens (see :class:`nemovideo.transport.tokens.AnonymousTokens`)."""
+
+    user_id: str | None
+
+    async def acquire(self) -> str:
+        """A live anonymous token."""
+
+    def reject(self, token: str) -> None:
+        """Never hand out ``token`` again (the API answered 1001)."""
+
+
 class Credentials:
-    """Holds the bearer token. Given tokens are used as they are; anonymous ones are
-    acquired lazily (one acquisition at a time, however many requests wait for it) and
-    re-acquired once when the API says they expired.
+    """Holds the bearer token. Given tokens are used as they are; anonymous ones come from a
+    :class:`TokenSource`, one acquisition at a time however many requests wait for it (they
+    all share its outcome), and are replaced once when the API says they expired.
+
+    A refused acquisition (429) is remembered: later requests get the same error instead of
+    asking again, which would only spend the per-IP limit.
 
     The token never appears in this object's repr.
     """
 
-    def __init__(
-        self,
-        token: str | None,
-        acquire: Callable[[], Awaitable[str]],
-    ) -> None:
+    def __init__(self, token: str | None, source: TokenSource | None) -> None:
         self._token = token
         self._anonymous = token is None
-        self._acquire = acquire
-        self._lock: asyncio.Lock | None = None
+        self._source = source
+        self._pending: asyncio.Future[str] | None = None
+        self._refusal: TokenRateLimitedError | None = None
+        self._refused_until = 0.0
+        self._user_id: str | None = None
 
     def __repr__(self) -> str:
         state = "anonymous" if self._anonymous else "given"
@@ -128,22 +156,65 @@ class Credentials:
         """The token in memory, if any (for internal use; never log it)."""
         return self._token
 
+    @property
+    def user_id(self) -> str | None:
+        """The user the token belongs to, when an answer said (``anon_...`` for anonymous)."""
+        if self._user_id is not None:
+            return self._user_id
+        return self._source.user_id if self._source is not None else None
+
+    def note_user_id(self, user_id: object) -> None:
+        """Remember the user id an answer carried (sessions, state, balance)."""
+        if isinstance(user_id, str) and user_id.strip() and user_id.strip() != "me":
+            self._user_id = user_id.strip()[:128]
+
     async def get(self) -> str:
-        """The token, acquiring an anonymous one first if needed."""
+        """The token, acquiring an anonymous one first if needed.
+
+        Raises:
+            TokenRateLimitedError: the service refused a new anonymous token.
+        """
         token = self._token
         if token is not None:
             return token
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            if self._token is None:
-                self._token = await self._acquire()
-            return self._token
+        if self._source is None:
+            raise ConfigurationError("No token: pass token= or set NEMO_TOKEN.")
+        if self._refusal is not None:
+            if time.monotonic() < self._refused_until:
+                raise self._refusal
+            self._refusal = None
+        pending = self._pending
+        if pending is None:
+            pending = self._pending = asyncio.ensure_future(self._acquire(self._source))
+            pending.add_done_callback(self._settled)
+        # Shielded: a caller that gives up does not cancel the others' shared request.
+        return await asyncio.shield(pending)
+
+    async def _acquire(self, source: TokenSource) -> str:
+        try:
+            token = await source.acquire()
+        except TokenRateLimitedError as exc:
+            self._refusal = exc
+            # Not asked again before the service said (documented default: 30 s).
+            wait = exc.retry_after if exc.retry_after is not None else 30.0
+            self._refused_until = time.monotonic() + wait
+            raise
+        self._token = token
+        return token
+
+    def _settled(self, future: asyncio.Future[str]) -> None:
+        if self._pending is future:
+            self._pending = None
+        if not future.cancelled():
+            future.exception()  # retrieved here, so a failure nobody awaited is not reported
 
     def invalidate(self, error: AuthenticationError, used: str | None = None) -> bool:
         """Forget an expired anonymous token; True when a new one may be acquired."""
         if not self._anonymous:
             return False
+        stale = used if used is not None else self._token
         if used is None or used == self._token:
             self._token = None
+        if stale is not None and self._source is not None:
+            self._source.reject(stale)
         return True

@@ -86,6 +86,11 @@ class Timeouts:
         stream_idle: the chat stream may send only keep-alives (heartbeats) this long.
         stream_total: one whole chat turn (documented: 15 minutes).
         download_read: a download may stall this long between two chunks.
+        upload_processing: after a file upload's last byte, the server may stay silent this long
+            while it stores and probes the file (a 200 MB video takes minutes, not seconds);
+            also the longest silence while the body is being sent.
+        url_upload: one whole upload by URL: the server fetches the file itself before it
+            answers, so the ordinary ``request`` limit is far too short for a large file.
     """
 
     connect: float = attrs.field(default=10.0, validator=_positive)
@@ -94,6 +99,8 @@ class Timeouts:
     stream_idle: float = attrs.field(default=600.0, validator=_positive)
     stream_total: float = attrs.field(default=900.0, validator=_positive)
     download_read: float = attrs.field(default=60.0, validator=_positive)
+    upload_processing: float = attrs.field(default=600.0, validator=_positive)
+    url_upload: float = attrs.field(default=900.0, validator=_positive)
 
 
 @attrs.frozen
@@ -136,10 +143,25 @@ def default_journal_path(env: Mapping[str, str]) -> Path:
     return Path(base) / "nemovideo" / "journal.db"
 
 
-def default_client_id_path(env: Mapping[str, str]) -> Path:
-    """``~/.config/nemovideo/client_id`` (or under ``XDG_CONFIG_HOME``), shared with other tools."""
-    base = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "nemovideo" / "client_id"
+def default_client_id_path(env: Mapping[str, str] | None = None) -> Path:
+    """``~/.config/nemovideo/client_id``, the one path every NemoVideo tool shares.
+
+    The documents fix this path: ``XDG_CONFIG_HOME`` does not move it, since another tool that
+    reads the documented path would then make a second id (and ask for a second token). Pass
+    ``client_id_path=`` or set ``NEMO_CLIENT_ID`` to use another id.
+    """
+    return Path(os.path.expanduser("~")) / ".config" / "nemovideo" / "client_id"
+
+
+def _env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = env.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigurationError(f"{name}={value!r}: use 1 or 0 (true/false, yes/no, on/off).")
 
 
 def _is_loopback(host: str) -> bool:
@@ -206,13 +228,22 @@ def _check_client_id(value: str | None) -> str | None:
 
 @attrs.frozen
 class ClientConfig:
-    """Everything a `NemoClient` runs with, resolved once. The token never shows in its repr."""
+    """Everything a `NemoClient` runs with, resolved once. The token never shows in its repr.
+
+    Attributes:
+        trust_env: honour the proxy variables (``HTTPS_PROXY``, ``HTTP_PROXY``, ``NO_PROXY``)
+            as other HTTP clients do; loopback addresses always go direct.
+        token_cache: keep an anonymous token the SDK acquired in a file beside the client id
+            (``anonymous_token.json``, owner-only) and reuse it in later processes until it
+            expires, as the documents ask ("1 token per client per 7 days"). ``False`` (or
+            ``NEMO_TOKEN_CACHE=0``) keeps it in memory only. A token you pass is never written.
+    """
 
     base_url: URL
     web_url: str = DEFAULT_WEB_URL
     token: str | None = attrs.field(default=None, repr=False)
     client_id: str | None = None
-    client_id_path: Path = attrs.field(factory=lambda: default_client_id_path(os.environ))
+    client_id_path: Path = attrs.field(factory=default_client_id_path)
     attribution: Attribution = attrs.field(factory=Attribution)
     timeouts: Timeouts = attrs.field(factory=Timeouts, validator=_kind(Timeouts))
     retry: RetryPolicy = attrs.field(factory=RetryPolicy, validator=_kind(RetryPolicy))
@@ -232,7 +263,14 @@ class ClientConfig:
     #: flows wait before another process may resume them (a live run renews every third).
     journal_lease: float = attrs.field(default=60.0, validator=_positive)
     verify_ssl: bool = True
+    trust_env: bool = True
+    token_cache: bool = True
     journal_path: Path | None = attrs.field(factory=lambda: default_journal_path(os.environ))
+
+    @property
+    def token_cache_path(self) -> Path:
+        """The anonymous-token file: ``anonymous_token.json`` beside the client id file."""
+        return self.client_id_path.with_name("anonymous_token.json")
 
     @classmethod
     def resolve(
@@ -266,6 +304,8 @@ class ClientConfig:
             platform=skill_platform or detect_platform(env),
         )
         path = Path(client_id_path) if client_id_path else default_client_id_path(env)
+        if "token_cache" not in settings:
+            settings["token_cache"] = _env_flag(env, "NEMO_TOKEN_CACHE", True)
         if "journal_path" not in settings:
             chosen = env.get("NEMO_JOURNAL", "").strip()
             settings["journal_path"] = Path(chosen) if chosen else default_journal_path(env)

@@ -1,8 +1,11 @@
 """Streaming a file to disk: never whole in memory, never half-written at the final path.
 
-The bytes go to a hidden temporary file beside the destination; its size is checked against
-what the server announced (and what the render job reported), and only then is it renamed into
-place. On any failure the temporary file is removed and nothing appears at the destination.
+The bytes go to a hidden temporary file beside the destination; they are checked against the
+transfer's own ``Content-Length`` and, for an MP4, against the file's own structure (its
+top-level boxes reach exactly to the end and one of them is ``moov``), and only then is the file
+renamed into place. A size the render job reported is a progress hint, never a check: the
+documents show it once, in an early example. On any failure the temporary file is removed and
+nothing appears at the destination.
 """
 
 from __future__ import annotations
@@ -10,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import struct
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import aiohttp
 from yarl import URL
@@ -24,9 +28,9 @@ from nemovideo.protocol.errors import (
     ConfigurationError,
     InvalidResponseError,
 )
-from nemovideo.transport.http import map_client_error, read_capped
+from nemovideo.transport.wire import map_client_error, read_capped
 
-__all__ = ["ProgressCallback", "download_to_path"]
+__all__ = ["ProgressCallback", "download_to_path", "is_complete_mp4"]
 
 #: Called with (bytes done, total bytes or None).
 ProgressCallback = Callable[[int, "int | None"], object]
@@ -53,17 +57,27 @@ async def download_to_path(
     dest: Path,
     *,
     headers: Mapping[str, str],
-    expected_size: int | None = None,
+    size_hint: int | None = None,
     max_size: int,
     read_timeout: float,
     connect_timeout: float,
     on_progress: ProgressCallback | None = None,
+    expect_mp4: bool = False,
+    request_options: Mapping[str, Any] | None = None,
 ) -> int:
     """Download ``url`` to ``dest`` atomically; return the number of bytes written.
 
+    Args:
+        size_hint: the size the API reported, for progress only while the transfer does not
+            announce its own ``Content-Length``.
+        expect_mp4: when the transfer announces no length (so a cut cannot be told from the
+            end), check the file is a complete MP4 before moving it into place.
+        request_options: more options for the GET (middlewares, proxy).
+
     Raises:
         ConfigurationError: the destination is unusable.
-        InvalidResponseError: the body was shorter or longer than announced, or over ``max_size``.
+        InvalidResponseError: the body was shorter or longer than announced, over ``max_size``,
+            or (``expect_mp4``) not a complete MP4.
         APIConnectionError: the connection broke (nothing is left at ``dest``).
         NemoError: the server refused (mapped from its status).
     """
@@ -76,8 +90,21 @@ async def download_to_path(
     try:
         # Opening a local file is instant; chunks then go to the page cache in microseconds.
         with open(tmp, "wb") as fh:  # noqa: ASYNC230
-            written = await _stream(
-                session, url, fh, headers, timeout, expected_size, max_size, on_progress
+            written, announced = await _stream(
+                session,
+                url,
+                fh,
+                headers,
+                timeout,
+                size_hint,
+                max_size,
+                on_progress,
+                dict(request_options or {}),
+            )
+        if expect_mp4 and announced is None and not await asyncio.to_thread(is_complete_mp4, tmp):
+            raise InvalidResponseError(
+                f"The download ended after {written} bytes without a complete MP4 (cut short?); "
+                "nothing was saved. Try again."
             )
         os.replace(tmp, dest)
         done = True
@@ -101,22 +128,27 @@ async def _stream(
     fh: BinaryIO,
     headers: Mapping[str, str],
     timeout: aiohttp.ClientTimeout,
-    expected_size: int | None,
+    size_hint: int | None,
     max_size: int,
     on_progress: ProgressCallback | None,
-) -> int:
-    async with session.get(url, headers=dict(headers), timeout=timeout) as response:
+    options: dict[str, Any],
+) -> tuple[int, int | None]:
+    async with session.get(url, headers=dict(headers), timeout=timeout, **options) as response:
         if response.status >= 400:
             body = await read_capped(response, 64 * 1024)
             raise error_from_response(response.status, body, response.headers)
         announced = response.content_length
-        limit = min(x for x in (announced, expected_size, max_size) if x is not None)
-        if expected_size is not None and announced is not None and announced != expected_size:
+        encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            announced = None  # the length of the compressed body, not of the file
+        if announced is not None and announced > max_size:
             raise InvalidResponseError(
-                f"The download announced {announced} bytes but the render reported "
-                f"{expected_size}; refusing a file that may be wrong."
+                f"The download announced {announced} bytes, over the {max_size}-byte limit "
+                "(max_download_bytes); refusing it."
             )
-        total = announced if announced is not None else expected_size
+        limit = announced if announced is not None else max_size
+        hint = size_hint if size_hint is not None and size_hint > 0 else None
+        total = announced if announced is not None else hint
         written = 0
         if on_progress is not None:
             on_progress(0, total)
@@ -130,17 +162,60 @@ async def _stream(
                     )
                 fh.write(chunk)
                 if on_progress is not None:
-                    on_progress(written, total)
+                    # A hint can be off: the total shown never drops below what has arrived.
+                    on_progress(written, max(total, written) if total is not None else None)
         except aiohttp.ClientPayloadError:
             raise APIConnectionError(
                 f"The download broke after {written} bytes; nothing was saved. Try again."
             ) from None
-        expected = announced if announced is not None else expected_size
-        if expected is not None and written != expected:
+        if announced is not None and written != announced:
             raise InvalidResponseError(
-                f"The download ended after {written} of {expected} bytes (truncated); "
+                f"The download ended after {written} of {announced} bytes (truncated); "
                 "nothing was saved. Try again."
             )
         if written == 0:
             raise InvalidResponseError("The download was empty; nothing was saved.")
-        return written
+        return written, announced
+
+
+_BOX_HEADER = struct.Struct(">I4s")
+_LARGE_SIZE = struct.Struct(">Q")
+
+
+def is_complete_mp4(path: str | os.PathLike[str]) -> bool:
+    """Whether the file's top-level MP4 boxes run exactly to its end and include ``moov``.
+
+    A body cut short mid-box leaves a box that claims more bytes than the file has; one cut
+    exactly between boxes usually lacks ``moov`` (the index a player needs), which encoders
+    write either first or last. Reads only the box headers.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.NamedTemporaryFile(suffix=".mp4", delete=False) as fh:
+        ...     _ = fh.write(b"\x00\x00\x00\x08ftyp" + b"\x00\x00\x00\x08moov")
+        >>> is_complete_mp4(fh.name)
+        True
+    """
+    seen_moov = False
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        offset = 0
+        while offset < size:
+            if size - offset < 8:
+                return False
+            fh.seek(offset)
+            box_size, kind = _BOX_HEADER.unpack(fh.read(8))
+            header = 8
+            if box_size == 1:  # a 64-bit size follows the type
+                raw = fh.read(8)
+                if len(raw) < 8:
+                    return False
+                box_size = _LARGE_SIZE.unpack(raw)[0]
+                header = 16
+            elif box_size == 0:  # "extends to the end of the file": only the last box may
+                box_size = size - offset
+            if box_size < header or offset + box_size > size:
+                return False
+            seen_moov = seen_moov or kind == b"moov"
+            offset += box_size
+    return seen_moov

@@ -1,46 +1,45 @@
 """The one HTTP layer: an aiohttp session, the bearer token, retries and answer decoding.
 
 Resources hand it a method, a path and a body; it returns the decoded payload or raises a
-`NemoError`. Every cross-cutting concern lives here once: the base URL, timeouts, the
-attribution middleware, the token and its refresh on 1001, the retry table, size caps, and the
-translation of aiohttp's exceptions into the SDK's.
+`NemoError`. Every cross-cutting concern meets here once: the base URL, timeouts, the
+attribution middleware (on the SDK's session and on a caller's), proxies, the token and its
+refresh on 1001, the retry table, size caps. Where a token comes from is `tokens.py`'s business;
+how aiohttp's failures are named and bodies read is `wire.py`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import aiohttp
+import attrs
 from aiohttp import ClientMiddlewareType
 from yarl import URL
 
-from nemovideo.protocol.envelope import decode_answer, error_from_response
+from nemovideo.protocol.envelope import decode_answer
 from nemovideo.protocol.errors import (
-    APIConnectionError,
-    APITimeoutError,
     ConfigurationError,
-    InvalidResponseError,
-    NemoError,
+    InsufficientCreditsError,
     RateLimitedError,
 )
 from nemovideo.transport.auth import Credentials, load_or_create_client_id
 from nemovideo.transport.config import ClientConfig
 from nemovideo.transport.middleware import AttributionMiddleware, LoggingMiddleware
+from nemovideo.transport.proxies import ProxyChooser
 from nemovideo.transport.retry import RateGate, RequestKind, RetryPolicy
+from nemovideo.transport.tokens import TOKEN_PATH, AnonymousTokens, TokenFile
+from nemovideo.transport.wire import map_client_error, read_capped
 
-__all__ = ["HTTPTransport", "map_client_error"]
+__all__ = ["HTTPTransport", "map_client_error", "read_capped"]
 
 logger = logging.getLogger("nemovideo.http")
 
 T = TypeVar("T")
-
-TOKEN_PATH = "/api/auth/anonymous-token"  # noqa: S105 - a route, not a secret
 
 #: How many API URLs a transport keeps built (they differ only by session and job ids).
 _URL_CACHE_SIZE = 256
@@ -49,71 +48,14 @@ _URL_CACHE_SIZE = 256
 BodyFactory = Callable[[], Any]
 
 
-def map_client_error(exc: BaseException, *, what: str = "the request") -> NemoError:
-    """Translate an aiohttp or socket failure into the SDK's error, saying whether it was sent.
-
-    A failure to connect proves the request never left; anything later leaves it unknown.
-    """
-    name = type(exc).__name__
-    detail = str(exc).split("\n", 1)[0][:200]
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return APITimeoutError(
-            f"Timed out connecting for {what}; check the network and NEMO_API_URL.",
-            request_sent=False,
-        )
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return APIConnectionError(
-            f"Could not connect for {what} ({name}: {detail}); check the network and the URL.",
-            request_sent=False,
-        )
-    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
-        return APITimeoutError(
-            f"The server did not answer {what} in time; it may still be working on it.",
-            request_sent=None,
-        )
-    if isinstance(exc, aiohttp.InvalidURL):
-        return ConfigurationError(f"Invalid URL for {what}: {detail}")
-    return APIConnectionError(
-        f"The connection broke during {what} ({name}: {detail}); the server may or may not "
-        "have received it.",
-        request_sent=None,
-    )
-
-
-async def read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
-    """The whole body, refusing (not buffering) more than ``limit`` bytes."""
-    declared = response.content_length
-    if declared is not None:
-        if declared > limit:
-            raise InvalidResponseError(
-                f"The server announced a {declared}-byte answer, over the {limit}-byte limit "
-                "(max_body_bytes); refusing to read it.",
-                http_status=response.status,
-            )
-        if response.headers.get("Content-Encoding", "identity").strip().lower() == "identity":
-            # The parser stops at the declared length, so one read cannot pass the limit. (A
-            # compressed body can expand past it: that is counted chunk by chunk below.)
-            return await response.read()
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        if size > limit:
-            raise InvalidResponseError(
-                f"The server's answer grew past {limit} bytes (max_body_bytes); stopped reading.",
-                http_status=response.status,
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 class HTTPTransport:
     """Owns the aiohttp session. Created without a running loop; the session opens on first use.
 
     Args:
         config: the resolved client settings.
-        session: an aiohttp session to use instead of creating one (it is then not closed here,
-            and must carry the attribution middleware itself if the API needs it).
+        session: an aiohttp session to use instead of creating one (it is then not closed here).
+            Its own middlewares run first on each request, then the SDK's attribution one; its
+            proxy settings are its own.
     """
 
     def __init__(
@@ -124,7 +66,15 @@ class HTTPTransport:
         self._owns_session = session is None
         self._closed = False
         self._client_id = config.client_id
-        self.credentials = Credentials(config.token, self._acquire_token)
+        self.tokens = AnonymousTokens(
+            self._ask_for_token,
+            api_url=str(config.base_url),
+            client_id=lambda: self.client_id,
+            file=TokenFile(config.token_cache_path) if config.token_cache else None,
+            web_url=config.web_url,
+        )
+        self.credentials = Credentials(config.token, self.tokens if config.token is None else None)
+        self.proxies = ProxyChooser(config.trust_env and session is None)
         self._parent: HTTPTransport | None = None
         self.rate_gate = RateGate()
         self._urls: dict[str, URL] = {}
@@ -142,6 +92,10 @@ class HTTPTransport:
         child.rate_gate = self.rate_gate
         child._client_id = self._client_id
         child._sdk_session = self._sdk_session
+        if config.trust_env == self.config.trust_env:
+            child.proxies = self.proxies
+        else:
+            child.proxies = ProxyChooser(config.trust_env and self._sdk_session)
         return child
 
     def __repr__(self) -> str:
@@ -194,15 +148,19 @@ class HTTPTransport:
             self._chains[with_logging] = cached
         return cached
 
-    def request_middlewares(self) -> tuple[ClientMiddlewareType, ...] | None:
+    def request_middlewares(self) -> tuple[ClientMiddlewareType, ...]:
         """The middlewares for one request now: logging only while DEBUG is on.
 
-        ``None`` (the session's own) for a session the caller supplied: its middlewares are
-        the caller's to choose.
+        On a session the caller supplied, its own middlewares come first (aiohttp's per-request
+        ``middlewares=`` replaces the session's), then the SDK's: attribution headers go on
+        every API request (and never to another origin) whoever made the session.
         """
-        if not self._sdk_session:
-            return None
-        return self._middlewares(with_logging=logger.isEnabledFor(logging.DEBUG))
+        ours = self._middlewares(with_logging=logger.isEnabledFor(logging.DEBUG))
+        if self._sdk_session:
+            return ours
+        session = self.session()
+        theirs = tuple(getattr(session, "_middlewares", None) or ())
+        return (*theirs, *ours)
 
     async def close(self) -> None:
         """Close the session (idempotent)."""
@@ -233,19 +191,54 @@ class HTTPTransport:
         # The server said the id was missing: one we never loaded gets loaded, else a fresh one.
         self._client_id = None if self._client_id is None else str(uuid.uuid4())
 
-    async def _acquire_token(self) -> str:
-        answer = await self.request(
-            "POST",
-            TOKEN_PATH,
-            kind=RequestKind.WRITE,
-            authenticated=False,
-            client_id_header=True,
-        )
-        token = answer.get("token") if isinstance(answer, Mapping) else None
-        if not isinstance(token, str) or not token:
-            raise InvalidResponseError("The anonymous-token answer carried no token.")
-        logger.info("acquired an anonymous NemoVideo token")
-        return token
+    async def _ask_for_token(self) -> Any:
+        """One token request, shared by every request waiting for a token.
+
+        A 429 is retried once, as the documents say for any 429, but only when the wait it
+        asks for is a short one: a refusal that asks for hours or days is the 7-day quota
+        (1 token per client id, 10 per IP), and asking again would only spend it. Failures to
+        connect and 5xx are retried like any small write.
+        """
+        policy = self.config.retry
+        once = attrs.evolve(policy, rate_limit_retries=0)
+
+        async def ask() -> Any:
+            return await self.request(
+                "POST",
+                TOKEN_PATH,
+                kind=RequestKind.WRITE,
+                authenticated=False,
+                client_id_header=True,
+                retry=once,
+                what="asking for an anonymous token",
+            )
+
+        try:
+            return await ask()
+        except RateLimitedError as exc:
+            wait = exc.retry_after
+            if policy.rate_limit_retries < 1 or (
+                wait is not None and wait > policy.rate_limit_max_wait
+            ):
+                raise
+            await policy.sleep(policy.wait_for_rate_limit(wait))
+        return await ask()
+
+    def register_link(self) -> str | None:
+        """Where an anonymous user registers and keeps this work: ``<web>/register?bind=<id>``.
+
+        ``None`` for a registered user's token (they top up instead), or when the user is not
+        known to be anonymous.
+        """
+        credentials = self.credentials
+        user_id = credentials.user_id
+        anonymous = credentials.anonymous or (user_id or "").startswith("anon_")
+        if not anonymous:
+            return None
+        web = self.config.web_url.rstrip("/")
+        if user_id is None:
+            return f"{web}/register"
+        return str(URL(web + "/register").with_query({"bind": user_id}))
 
     # -- requests --------------------------------------------------------------------------
 
@@ -305,7 +298,7 @@ class HTTPTransport:
                 what=label,
             )
 
-        return await self._retrying(
+        return await self.run_with_retries(
             send,
             kind=kind,
             policy=retry or self.config.retry,
@@ -313,7 +306,7 @@ class HTTPTransport:
             client_id_header=client_id_header,
         )
 
-    async def _retrying(
+    async def run_with_retries(
         self,
         send: Callable[[dict[str, str]], Awaitable[T]],
         *,
@@ -348,13 +341,31 @@ class HTTPTransport:
             try:
                 return await send(headers)
             except RateLimitedError as exc:
-                gate.block(policy.wait_for_rate_limit(exc.retry_after))
+                if not client_id_header:  # a refused token request pauses nothing else
+                    gate.block(policy.wait_for_rate_limit(exc.retry_after))
                 raise
 
         try:
             return await attempt()
+        except InsufficientCreditsError as exc:
+            raise self._with_register_link(exc) from None
         except Exception as exc:
             first: Exception | None = exc
+        try:
+            return await self._retry_loop(attempt, first, kind, policy, used, client_id_header)
+        except InsufficientCreditsError as exc:
+            raise self._with_register_link(exc) from None
+
+    async def _retry_loop(
+        self,
+        attempt: Callable[[], Awaitable[T]],
+        first: Exception | None,
+        kind: RequestKind,
+        policy: RetryPolicy,
+        used: list[str | None],
+        client_id_header: bool,
+    ) -> T:
+        credentials = self.credentials
         controller = policy.controller(
             kind,
             on_auth_failure=lambda exc: credentials.invalidate(exc, used[0]),
@@ -367,6 +378,20 @@ class HTTPTransport:
                     raise failure
                 return await attempt()
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    def _with_register_link(self, exc: InsufficientCreditsError) -> InsufficientCreditsError:
+        """Code 2001 for an anonymous user names the registration link, as the documents
+        require ("must not be omitted")."""
+        link = exc.link or self.register_link()
+        if link is None or exc.link is not None:
+            return exc
+        return InsufficientCreditsError(
+            exc.message,
+            link=link,
+            code=exc.code,
+            http_status=exc.http_status,
+            request_id=exc.request_id,
+        )
 
     async def _once(
         self,
@@ -382,14 +407,21 @@ class HTTPTransport:
         what: str,
     ) -> Any:
         session = self.session()
-        extra: dict[str, Any] = {}
+        extra = self.proxies.options(url)
         connect = self.config.timeouts.connect
         if long:
-            extra["timeout"] = aiohttp.ClientTimeout(
-                total=None, sock_connect=connect, sock_read=self.config.timeouts.request
-            )
+            # An upload: no total limit (200 MB take a while to send), and minutes of silence
+            # allowed while the server stores and probes the file before it answers.
+            read = self.config.timeouts.upload_processing
+            extra = {
+                **extra,
+                "timeout": aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read),
+            }
         elif timeout is not None:
-            extra["timeout"] = aiohttp.ClientTimeout(total=timeout, sock_connect=connect)
+            extra = {
+                **extra,
+                "timeout": aiohttp.ClientTimeout(total=timeout, sock_connect=connect),
+            }
         try:
             async with session.request(
                 method,
@@ -406,77 +438,3 @@ class HTTPTransport:
                 )
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             raise map_client_error(exc, what=what) from None
-
-    @contextlib.asynccontextmanager
-    async def open_stream(
-        self,
-        path: str,
-        *,
-        json: Any,
-        headers: Mapping[str, str] | None = None,
-        retry: RetryPolicy | None = None,
-        what: str = "the chat message",
-    ) -> AsyncIterator[aiohttp.ClientResponse]:
-        """POST a work-creating request and hand over its streaming response (status 2xx).
-
-        Only refusals (429, an expired anonymous token) and failures to connect are retried:
-        once the request may have reached the server it is never sent again.
-        """
-        policy = retry or self.config.retry
-        timeouts = self.config.timeouts
-        client_timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=timeouts.connect,
-            sock_connect=timeouts.connect,
-            sock_read=timeouts.stream_read,
-        )
-
-        async def send(request_headers: dict[str, str]) -> aiohttp.ClientResponse:
-            return await self._start_stream(path, json, request_headers, client_timeout, what)
-
-        response = await self._retrying(
-            send,
-            kind=RequestKind.WORK,
-            policy=policy,
-            authenticated=True,
-            extra_headers=headers,
-        )
-        try:
-            yield response
-        finally:
-            response.close()
-
-    async def _start_stream(
-        self,
-        path: str,
-        json: Any,
-        headers: dict[str, str],
-        client_timeout: aiohttp.ClientTimeout,
-        what: str,
-    ) -> aiohttp.ClientResponse:
-        try:
-            response = await self.session().post(
-                self.url(path),
-                json=json,
-                headers=headers,
-                timeout=client_timeout,
-                middlewares=self.request_middlewares(),
-            )
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            raise map_client_error(exc, what=what) from None
-        if 200 <= response.status < 300 and response.content_type != "application/json":
-            return response
-        try:
-            body = await read_capped(response, self.config.max_body_bytes)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, NemoError):
-            body = b""
-        finally:
-            response.close()
-        if 200 <= response.status < 300:
-            # A gateway may refuse with an enveloped JSON error on HTTP 200 instead of a stream.
-            decode_answer(response.status, response.headers, body)
-            raise InvalidResponseError(
-                f"Expected an event stream for {what}, got a JSON answer.",
-                http_status=response.status,
-            )
-        raise error_from_response(response.status, body, response.headers)

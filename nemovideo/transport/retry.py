@@ -3,6 +3,7 @@
 | error                    | READ (GET)      | WRITE (session)  | WORK (chat, upload, render) |
 |--------------------------|-----------------|------------------|-----------------------------|
 | 429 RateLimitedError     | 1x, Retry-After | 1x, Retry-After  | 1x, Retry-After (refused)   |
+| 429 on the token request | 1x if Retry-After is short; never for a long one (the 7-day quota)  |
 | 1001 AuthenticationError | 1x, new token   | 1x, new token    | 1x, new token (refused)     |
 | 400 MissingClientIdError | token only, 1x  | token only, 1x   | never                       |
 | 5xx ServerError          | 2x, backoff     | 2x, backoff      | never: work may have begun  |
@@ -38,6 +39,7 @@ from nemovideo.protocol.errors import (
     RateLimitedError,
     ServerError,
     StreamDisconnectedError,
+    TokenRateLimitedError,
 )
 
 __all__ = ["RateGate", "RequestKind", "RetryPolicy"]
@@ -185,8 +187,8 @@ class _Decide(retry_base):
             return False
         exc = outcome.exception()
         policy = self.policy
-        if isinstance(exc, StreamDisconnectedError):
-            return False  # a chat message is never re-sent
+        if isinstance(exc, (StreamDisconnectedError, TokenRateLimitedError)):
+            return False  # a chat message is never re-sent; a refused token is not re-asked
         if isinstance(exc, RateLimitedError):
             return self._allow("rate", policy.rate_limit_retries)
         if isinstance(exc, AuthenticationError):

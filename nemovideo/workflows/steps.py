@@ -15,10 +15,8 @@ import errno
 import inspect
 import logging
 import os
-import secrets
 import sys
 import tempfile
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -36,6 +34,7 @@ from nemovideo.protocol.errors import (
     StorageError,
 )
 from nemovideo.protocol.models import RenderJob, Session, SessionState
+from nemovideo.resources.render import new_job_id
 from nemovideo.workflows.generation import generate
 from nemovideo.workflows.leases import holding
 from nemovideo.workflows.results import Progress, ProgressHandler, Stage, Video, report_progress
@@ -56,7 +55,6 @@ __all__ = [
     "best_effort",
     "emit",
     "finish_render",
-    "new_render_id",
     "record",
     "run_held",
 ]
@@ -85,19 +83,6 @@ async def record(journal: Journal | None, flow: str, step: str, **fields: Any) -
     """
     if journal is not None:
         await asyncio.to_thread(journal.record, flow, step, **fields)
-
-
-def new_render_id() -> str:
-    """A render job id of the documented ``render_<unix-ms>`` shape, plus 32 random bits.
-
-    The client chooses the id; the random part keeps two processes or machines that start a
-    render in the same millisecond from choosing the same one.
-
-    Example:
-        >>> new_render_id().startswith("render_")
-        True
-    """
-    return f"render_{int(time.time() * 1000)}_{secrets.token_hex(4)}"
 
 
 class FlowSteps:
@@ -171,26 +156,28 @@ class NewFlowSteps(FlowSteps):
         assert self.session is not None
         sid = self.session.session_id
         handler = self.handler
-        if is_url:
-            emit(handler, Stage.UPLOADING, 0, None, "Uploading by URL")
-            await self.client.upload.urls(sid, [image])
-        else:
 
-            def progress(sent: int, total: int) -> None:
-                emit(handler, Stage.UPLOADING, sent, total, "Uploading")
+        def progress(sent: int, total: int) -> None:
+            emit(handler, Stage.UPLOADING, sent, total, "Uploading")
 
-            image = _sendable(image)
-            try:
-                await self.client.upload.files(sid, image, on_progress=progress)
-            except (ServerError, APIConnectionError) as exc:
-                # Whether the upload landed is unknown: the state says. If it did not, sending
-                # it again creates nothing twice.
-                state = await self.client.state.get(sid)
-                if state.video_infos:
-                    logger.info("the upload landed despite %s", type(exc).__name__)
-                else:
-                    logger.warning("upload failed (%s); sending it once more", type(exc).__name__)
-                    await self.client.upload.files(sid, image, on_progress=progress)
+        async def send() -> object:
+            if is_url:
+                emit(handler, Stage.UPLOADING, 0, None, "Uploading by URL")
+                return await self.client.upload.urls(sid, [image])
+            return await self.client.upload.files(sid, sendable, on_progress=progress)
+
+        sendable = image if is_url else _sendable(image)
+        try:
+            await send()
+        except (ServerError, APIConnectionError) as exc:
+            # Whether the upload landed is unknown (a timeout: the server may still have
+            # processed it): the state says. If it did not, sending it again creates nothing
+            # twice. Nothing is paid before the chat message, so a second failure ends here.
+            if await self.client.upload.landed(sid) is not None:
+                logger.info("the upload landed despite %s", type(exc).__name__)
+            else:
+                logger.warning("upload failed (%s); sending it once more", type(exc).__name__)
+                await send()
         await record(self.journal, self.flow, "uploaded")
 
 
@@ -214,31 +201,20 @@ def _sendable(image: Any) -> Any:
 # -- the render --------------------------------------------------------------------------
 
 
-def _taken(exc: APIStatusError) -> bool:
-    """A render start refused because the job id is already in use."""
-    return exc.http_status == 409 or "already" in exc.message.lower()
-
-
 async def _start_render(steps: FlowSteps, draft: Draft) -> None:
-    """Start a render under a fresh id, recorded before the request; one new id if it is taken."""
+    """Start a render under a fresh id recorded before the request (a new id the service asks
+    for, because this one is taken, is recorded before its request too)."""
     assert steps.session is not None
-    for attempt in range(2):
-        job_id = new_render_id()
-        fields: dict[str, Any] = {"job_id": job_id}
-        if steps.resubmitted:
-            fields["resubmitted"] = True
-        await record(steps.journal, steps.flow, "render_started", **fields)
-        steps.job = RenderJob(id=job_id, session_id=steps.session.session_id, draft=draft)
-        try:
-            steps.job = await steps.client.render.start(
-                steps.session.session_id, draft, job_id=job_id
-            )
-            return
-        except APIStatusError as exc:
-            if attempt == 0 and not isinstance(exc, ServerError) and _taken(exc):
-                logger.warning("render id %s was taken; starting under a new id", job_id)
-                continue
-            raise
+    session_id = steps.session.session_id
+    extra: dict[str, Any] = {"resubmitted": True} if steps.resubmitted else {}
+
+    async def note(job_id: str) -> None:
+        await record(steps.journal, steps.flow, "render_started", job_id=job_id, **extra)
+        steps.job = RenderJob(id=job_id, session_id=session_id, draft=draft)
+
+    first = new_job_id()
+    await note(first)
+    steps.job = await steps.client.render.start(session_id, draft, job_id=first, before_new_id=note)
 
 
 async def find_job(steps: FlowSteps, job_id: str) -> RenderJob | None:

@@ -284,3 +284,16 @@ def test_arbitrary_data_never_raises(data: str) -> None:
         repr(event)
     if data.strip():
         assert events  # only blank data is dropped
+
+
+@pytest.mark.parametrize("data", ["{}", "ping", "", '{"ts": 1}'])
+def test_an_event_named_heartbeat_is_a_heartbeat_whatever_its_data(data: str) -> None:
+    # API.md lists `heartbeat` as an event; `event: heartbeat` must not become an unknown event
+    # (which would reset the heartbeats-only timer).
+    assert parse_event_data(data, "heartbeat") == [HeartbeatEvent()]
+    assert parse_event_data(data, "keepalive") == [HeartbeatEvent()]
+
+
+def test_other_event_names_keep_their_data() -> None:
+    assert parse_event_data('{"type": "heartbeat"}', "message") == [HeartbeatEvent()]
+    assert parse_event_data("{}", "update") != [HeartbeatEvent()]

@@ -160,6 +160,15 @@ def test_session_state() -> None:
     assert state.canvas_config["ratio"] == "16:9"
     assert state.generated_media == ({"url": "u"},)
     assert state.video_analyses == ()
+    # The first document shows video_analyses as an object: it is kept, not dropped.
+    analyses = {"m_1": {"summary": "a beach at dusk", "objects": ["sea", "sun"]}}
+    shaped = structure(
+        {"session_id": "s", "video_analyses": analyses, "generated_media": {"n": 1}}, SessionState
+    )
+    assert shaped.video_analyses == analyses
+    assert shaped.generated_media == {"n": 1}
+    listed = structure({"session_id": "s", "video_analyses": [{"a": 1}]}, SessionState)
+    assert listed.video_analyses == ({"a": 1},)
     empty = structure({"session_id": "s", "draft": None, "canvas_config": []}, SessionState)
     assert empty.draft == Draft.from_wire({})
     assert empty.canvas_config == {}
@@ -255,10 +264,20 @@ def test_render_job_failed_keeps_the_reason_and_odd_values_are_tolerated() -> No
     assert structure_render_job({}, job_id="r").status is RenderStatus.PENDING
 
 
-@pytest.mark.parametrize("bad", [[], "completed", None, {"status": "exploded"}, {"status": 3}])
+@pytest.mark.parametrize("bad", [[], "completed", None])
 def test_render_job_bad_answers(bad: object) -> None:
     with pytest.raises(InvalidResponseError):
         structure_render_job(bad, job_id="r")
+
+
+@pytest.mark.parametrize("status", ["exploded", "transcoding", 3])
+def test_an_unknown_render_status_is_taken_as_still_running(status: object) -> None:
+    # A new spelling right after the job started must not end the flow: the poll budget does.
+    job = structure_render_job({"status": status, "progress": 12}, job_id="r")
+    assert job.status is RenderStatus.PROCESSING
+    assert job.unknown_status == str(status)
+    assert job.progress == 12
+    assert structure_render_job({"status": "done"}, job_id="r").unknown_status is None
 
 
 JSON = st.recursive(

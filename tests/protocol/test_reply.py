@@ -254,3 +254,29 @@ def test_many_partial_chunks_build_one_message() -> None:
         for event in parse_event_data(line):
             acc.add(event)
     assert acc.result().text == "".join(words).strip()
+
+
+def test_a_final_with_its_own_id_that_repeats_the_chunks_replaces_them() -> None:
+    # Agents built on ADK's BaseAgent give every event its own id, the repeat included.
+    reply = reply_of(
+        TextEvent("Animating your", partial=True, event_id="id-1"),
+        TextEvent(" image into", partial=True, event_id="id-2"),
+        TextEvent(" a clip.", partial=True, event_id="id-3"),
+        TextEvent("Animating your image into a clip.", event_id="id-4"),
+    )
+    assert reply.text == "Animating your image into a clip."
+    one_run = reply_of(
+        TextEvent("Adding ", partial=True, event_id="x"),
+        TextEvent("music.", partial=True, event_id="x"),
+        TextEvent("Adding music.", event_id="y"),
+        TextEvent("Done.", event_id="z"),
+    )
+    assert one_run.text == "Adding music.\n\nDone."
+
+
+def test_a_final_with_another_id_and_other_text_is_another_message() -> None:
+    reply = reply_of(
+        TextEvent("Working on", partial=True, event_id="a"),
+        TextEvent("All done.", event_id="b"),
+    )
+    assert reply.text == "Working on\n\nAll done."

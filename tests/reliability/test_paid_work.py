@@ -361,9 +361,9 @@ async def test_a_resubmitted_render_is_recorded_before_it_starts(
 
 
 def test_render_ids_carry_entropy() -> None:
-    from nemovideo.workflows.steps import new_render_id
+    from nemovideo.resources.render import new_job_id
 
-    ids = {new_render_id() for _ in range(1000)}
+    ids = {new_job_id() for _ in range(1000)}
     assert len(ids) == 1000  # the same millisecond never gives the same id
 
 

@@ -198,7 +198,8 @@ def transport_kind() -> Any:
 
 async def test_download_larger_than_announced_and_hostile_job_id(tmp_path: Path) -> None:
     async def oversized(request: web.Request) -> web.StreamResponse:
-        # No Content-Length: the job's size is the only bound.
+        # No Content-Length; the job's size is only a progress hint (the documents show it in
+        # one early example), so max_download_bytes is the bound.
         return await _flood(request, web.StreamResponse(), b"", b"z" * 65536, 64)
 
     dest = tmp_path / "out"
@@ -206,7 +207,7 @@ async def test_download_larger_than_announced_and_hostile_job_id(tmp_path: Path)
     async with (
         _hostile(oversized) as url,
         NemoClient(url, token=SECRET, client_id_path=tmp_path / "c",
-                   retry=fast_retry()) as client,
+                   retry=fast_retry(), max_download_bytes=1_000_000) as client,
     ):  # fmt: skip
         job = RenderJob(id="../../escape", status=RenderStatus.COMPLETED,
                         url=f"{url}/x.mp4", size=1000)  # fmt: skip

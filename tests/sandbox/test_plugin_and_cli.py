@@ -15,6 +15,7 @@ import pytest
 
 import nemovideo.sandbox
 from nemovideo.sandbox import Sandbox, SandboxOptions
+from tests.sandbox.support import ATTRIBUTION
 
 
 async def test_nemo_sandbox_fixture_is_fast_small_and_seeded(nemo_sandbox: Sandbox) -> None:
@@ -105,7 +106,7 @@ async def test_command_line_runner_serves_until_interrupted() -> None:
         assert match, line
         cdn_line = (await process.stdout.readline()).decode()
         assert "http://127.0.0.1:" in cdn_line
-        headers = {"Authorization": "Bearer nmv_usr_cli"}
+        headers = {"Authorization": "Bearer nmv_usr_cli", **ATTRIBUTION}
         async with (
             aiohttp.ClientSession() as http,
             http.get(match.group(1) + "/api/credits/balance/simple", headers=headers) as resp,

@@ -14,7 +14,7 @@ import pytest
 
 from nemovideo.sandbox import Sandbox
 from nemovideo.sandbox.media import decode_still
-from tests.sandbox.support import Api
+from tests.sandbox.support import ATTRIBUTION, Api
 
 
 async def generated(api: Api, image: bytes | None, seconds: int = 2) -> tuple[str, dict[str, Any]]:
@@ -84,7 +84,8 @@ async def test_fallback_download_needs_the_token(
     status, body, resp = await api.call("GET", "/api/render/proxy/render_dl/download")
     assert status == 200 and resp.content_type == "video/mp4"
     assert isinstance(body, bytes) and len(body) == done["output"]["size"]
-    async with http.get(nemo_sandbox.url + "/api/render/proxy/render_dl/download") as anon:
+    anonymous_url = nemo_sandbox.url + "/api/render/proxy/render_dl/download"
+    async with http.get(anonymous_url, headers=ATTRIBUTION) as anon:
         assert (await anon.json())["code"] == 1001
 
 
@@ -135,13 +136,49 @@ async def test_unknown_session_and_unknown_job(api: Api) -> None:
     assert status == 404
 
 
-async def test_older_paths_submit_and_poll(api: Api) -> None:
+async def test_older_paths_are_not_served(api: Api) -> None:
+    # Only the current documents' routes: an SDK leaning on an old one must fail here too.
     sid, draft = await generated(api, None, seconds=1)
     body = {"id": "render_old", "sessionId": sid, "draft": draft, "output": {"format": "mp4"}}
-    status, job, _ = await api.call("POST", "/api/render/proxy/draft", json=body)
-    assert status == 200 and job["id"] == "render_old"
-    status, polled, _ = await api.call("GET", "/api/render/proxy/render_old")
-    assert status == 200 and polled["taskId"] == job["taskId"]
+    status, _, _ = await api.call("POST", "/api/render/proxy/draft", json=body)
+    assert status in (404, 405)
+    await api.render(sid, "render_new", draft)
+    status, _, _ = await api.call("GET", "/api/render/proxy/render_new")
+    assert status == 404
+
+
+async def test_render_start_takes_only_the_documented_camel_case_session_id(api: Api) -> None:
+    sid, draft = await generated(api, None, seconds=1)
+    body = {"id": "render_snake", "session_id": sid, "draft": draft, "output": {"format": "mp4"}}
+    status, data, _ = await api.call("POST", "/api/render/proxy/lambda", json=body)
+    assert status == 422 and "sessionId" in data["message"]
+
+
+@pytest.mark.nemo_sandbox(render_id_reuse="refuse")
+async def test_a_seen_render_id_can_be_refused(api: Api) -> None:
+    sid, draft = await generated(api, None, seconds=1)
+    await api.render(sid, "render_twice", draft)
+    body = {"id": "render_twice", "sessionId": sid, "draft": draft, "output": {"format": "mp4"}}
+    status, data, _ = await api.call("POST", "/api/render/proxy/lambda", json=body)
+    assert status == 409 and data["success"] is False
+
+
+@pytest.mark.parametrize("style", ["exact", "approximate", "absent"])
+async def test_output_size_styles(nemo_sandbox_factory: Any, http: aiohttp.ClientSession,
+                                  style: str) -> None:  # fmt: skip
+    sandbox = await nemo_sandbox_factory(output_size=style)
+    api = Api(http, sandbox.url)
+    await api.anonymous()
+    sid, draft = await generated(api, None, seconds=1)
+    await api.render(sid, "render_size", draft)
+    done = await api.wait_render("render_size")
+    real = sandbox.render_job("render_size").size
+    if style == "exact":
+        assert done["output"]["size"] == real
+    elif style == "approximate":
+        assert done["output"]["size"] % 2**20 == 0 and done["output"]["size"] != real
+    else:
+        assert "size" not in done["output"] and done["output"]["url"]
 
 
 async def test_one_active_export_per_session_others_queue(api: Api) -> None:
