@@ -157,7 +157,13 @@ _PHRASES: tuple[tuple[str, str], ...] = (
      "(the claim link `nemovideo animate` prints keeps the work)"),
     (r"client\.session\.create\(\)", "`nemovideo chat`"),
     (r"client\.chat\.send(?:\(\))?", "`nemovideo chat`"),
+    (r"client\.resume\(\) or `nemovideo resume`", "`nemovideo resume`"),
     (r"client\.resume\(\)", "`nemovideo resume`"),
+    (r"finish it with client\.render / client\.state by hand",
+     "look at it with `nemovideo status {session}` and export it with "
+     "`nemovideo export {session}`"),
+    (r"pass overwrite=True \(CLI: --force\)", "pass --force"),
+    (r"pass overwrite=True", "pass --force"),
     (r"client\.render\.wait\([^)]*\) picks it up again",
      "running the export again renders it anew"),
     (r"pass allow_insecure=True", "pass --allow-insecure"),
@@ -182,7 +188,9 @@ def cli_message(error: BaseException, *, sandbox: bool = False) -> str:
     if not isinstance(error, NemoError):
         return f"unexpected {type(error).__name__}: {error}. Run again with --debug for details."
     message = error.message
-    session = getattr(error, "session_id", None) or "SESSION_ID"
+    mentioned = re.search(r"\bsession_id (\w+)", message)  # "(flow f1, session_id 42, ...)"
+    session = getattr(error, "session_id", None) or (mentioned and mentioned.group(1))
+    session = session or "SESSION_ID"
     for cls, hint in _CLI_HINTS:
         if isinstance(error, cls) and cls.default_hint and cls.default_hint in message:
             message = message.replace(cls.default_hint, hint.format(session=session))
@@ -194,7 +202,7 @@ def cli_message(error: BaseException, *, sandbox: bool = False) -> str:
 
     message = re.sub(_STATUS_CALL, status, message)
     for pattern, replacement in _PHRASES:
-        message = re.sub(pattern, replacement, message)
+        message = re.sub(pattern, replacement.replace("{session}", session), message)
     if sandbox and isinstance(error, InsufficientCreditsError):
         message += (
             " In the sandbox, credits are a setting: leave out --sandbox-option "

@@ -175,6 +175,15 @@ def _every_error() -> list[BaseException]:
             "The draft has no track with a segment, so there is nothing to export yet: generate "
             "or edit first (client.chat.send), then check client.state.get(...).draft."
         ),
+        ConfigurationError("out.mp4 already exists; pass overwrite=True (CLI: --force) to "),
+        InsufficientCreditsError(
+            "Out of credits. The paid work is kept (flow f1, session_id 42): client.resume() "
+            "or `nemovideo resume` finishes it without paying again."
+        ),
+        InsufficientCreditsError(
+            "Out of credits. The paid work is on the service (flow f1, session_id 42, task_id "
+            "t1), but no journal records it: finish it with client.render / client.state by hand."
+        ),
     ]
     return made
 
@@ -190,7 +199,11 @@ def test_cli_advice_examples() -> None:
     assert "Run `nemovideo chat` to start a new session" in cli_message(SessionNotFoundError())
     assert "`nemovideo status 42`" in cli_message(GenerationFailedError(session_id="42"))
     assert "register" in cli_message(ExportBlockedError())
-    insecure = _every_error()[-2]
+    insecure = next(e for e in _every_error() if "allow_insecure" in str(e))
+    kept, lost = _every_error()[-2:]
+    assert "`nemovideo resume` finishes it" in cli_message(kept)
+    assert "`nemovideo resume` or" not in cli_message(kept)
+    assert "`nemovideo export 42`" in cli_message(lost)
     assert "pass --allow-insecure" in cli_message(insecure)
     assert cli_message(insecure).startswith("The API address (--api-url or NEMO_API_URL)")
 
