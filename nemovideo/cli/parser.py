@@ -8,8 +8,7 @@ the sandbox are imported by the command handlers, after the arguments were accep
 from __future__ import annotations
 
 import argparse
-import textwrap
-from pathlib import Path
+import os
 from typing import Any, NoReturn
 
 from nemovideo._version import __version__
@@ -206,6 +205,26 @@ def _add_force(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _wrap(text: str, width: int = 79) -> str:
+    """Greedy word wrap (``textwrap`` compiles regexes on import: too slow for ``--help``)."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return "\n".join([*lines, line])
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions as written; option help wrapped without importing ``textwrap``."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return _wrap(text, width).splitlines()
+
+
 # ---- the sub-commands ------------------------------------------------------------------------
 
 
@@ -213,13 +232,13 @@ def _command(
     commands: Any, name: str, help_text: str, *, client: bool = True, epilog: str = ""
 ) -> argparse.ArgumentParser:
     if epilog:
-        epilog = "\n\n" + textwrap.fill(epilog, 79, break_on_hyphens=False)
+        epilog = "\n\n" + _wrap(epilog)
     sub: argparse.ArgumentParser = commands.add_parser(
         name,
         help=help_text,
         description=help_text + epilog,
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     sub.set_defaults(command_parser=sub)
     if client:
@@ -375,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="nemovideo",
         description=_DESCRIPTION,
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"nemovideo {__version__}")
     _add_client_options(parser, top=True)
@@ -399,8 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _looks_like_image(word: str) -> bool:
-    if any(ch.isspace() for ch in word):
-        return Path(word).suffix.lower() in IMAGE_EXTENSIONS and Path(word).is_file()
+    if any(ch.isspace() for ch in word):  # a prompt, unless it names an existing image
+        return word.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(word)
     return word.lower().endswith(IMAGE_EXTENSIONS)
 
 
