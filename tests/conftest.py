@@ -30,6 +30,8 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         patch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
         patch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
         patch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+        for name in ("NEMO_JOURNAL", "NEMO_CLIENT_ID", "NEMO_TOKEN"):  # the user's own settings
+            patch.delenv(name, raising=False)
         yield home
 
 
