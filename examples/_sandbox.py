@@ -26,5 +26,9 @@ async def open_client(use_sandbox: bool, **settings: Any) -> AsyncIterator[NemoC
         settings.setdefault("poll_interval", 0.3)
         settings.setdefault("time_scale", sandbox.options.time_scale)
         settings.setdefault("max_polls", 1000)
+        # The sandbox's sessions end with it: no journal to resume them from, and a client id
+        # of its own, so that nothing is written to ~/.local/state or ~/.config.
+        settings.setdefault("journal_path", None)
+        settings.setdefault("client_id", "nemovideo-example-sandbox")
         async with NemoClient(base_url=sandbox.url, **settings) as client:
             yield client

@@ -15,10 +15,17 @@ from _sandbox import open_client
 
 from nemovideo import Progress
 
+_last_line = ""
+
 
 def show(report: Progress) -> None:
+    """Print a progress line when it says something new (a stage reports many times)."""
+    global _last_line
     percent = f" {report.fraction:.0%}" if report.fraction is not None else ""
-    print(f"{report.stage.value:>12}{percent} {report.message}")
+    line = f"{report.stage.value:>12}{percent} {report.message}"
+    if line != _last_line:
+        _last_line = line
+        print(line)
 
 
 async def main() -> None:

@@ -24,6 +24,7 @@ The sandbox is imported only inside the fixtures, so this plugin loads even wher
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +66,33 @@ def pytest_configure(config: pytest.Config) -> None:
         "nemo_sandbox(**options): options for the nemo_sandbox fixture "
         "(SandboxOptions fields, e.g. silent_edit_ratio=1.0)",
     )
+
+
+_OUR_FIXTURES = frozenset(
+    {"nemo_sandbox", "nemo_sandbox_factory", "nemo_client", "nemo_client_factory"}
+)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> None:
+    """Mark ``async def`` tests that use this plugin's fixtures with ``pytest.mark.asyncio``.
+
+    So the plugin works as documented in any project with pytest-asyncio, also in its default
+    strict mode (where an unmarked async test is not run); auto mode is not needed.
+    """
+    if not (name.startswith("test") and inspect.iscoroutinefunction(obj)):
+        return
+    try:
+        import pytest_asyncio  # noqa: F401 - only mark when the marker means something
+    except ImportError:  # pragma: no cover
+        return
+    try:
+        wanted = set(inspect.signature(obj).parameters)
+    except (TypeError, ValueError):  # pragma: no cover
+        return
+    marks = getattr(obj, "pytestmark", [])
+    if wanted & _OUR_FIXTURES and not any(m.name == "asyncio" for m in marks):
+        pytest.mark.asyncio(obj)
 
 
 def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:

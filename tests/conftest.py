@@ -1,8 +1,11 @@
-"""Shared fixtures: the plugin's sandbox clients under the names the tests use."""
+"""Shared fixtures: the plugin's sandbox clients under the names the tests use, and a home of
+their own for the whole session, so that no test reads or writes the user's real one."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +13,26 @@ from nemovideo import NemoClient
 from nemovideo.testing import fast_retry_policy
 
 fast_retry = fast_retry_policy
+
+#: The user's home before the session replaced it (tests assert it is never written to).
+REAL_HOME = Path(os.path.expanduser("~")).resolve()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A throw-away home (and XDG folders in it) for every test of the session: the journal,
+    the client id and the chat history live there. Subprocesses (examples, ``python -m
+    nemovideo``) inherit it."""
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(home))
+        patch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+        patch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+        patch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+        patch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+        for name in ("NEMO_JOURNAL", "NEMO_CLIENT_ID", "NEMO_TOKEN"):  # the user's own settings
+            patch.delenv(name, raising=False)
+        yield home
 
 
 @pytest.fixture(autouse=True)

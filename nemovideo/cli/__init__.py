@@ -36,17 +36,23 @@ Exit codes:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 import sys
-import traceback
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
-from nemovideo.cli.exitcodes import ExitCode, exit_code_for
-from nemovideo.cli.output import Console
+from nemovideo.cli.exitcodes import ExitCode, cli_message, exit_code_for
+
+if TYPE_CHECKING:
+    import argparse
+    import logging
+
+    from nemovideo.cli.output import Console
 
 __all__ = ["ExitCode", "main"]
+
+# Only the standard library and the parser's light modules are imported until the arguments are
+# accepted: `--help`, `--version` and argument errors never load aiohttp or the client.
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -56,13 +62,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         >>> main(["--version"])  # doctest: +SKIP
         nemovideo 0.1.0
     """
-    from nemovideo.cli.parser import build_parser
+    from nemovideo.cli.parser import build_parser, check_args
 
     parser = build_parser()
     try:
         args = parser.parse_args(list(argv) if argv is not None else None)
+        check_args(args)
     except SystemExit as exc:  # --help, --version, or a usage error already printed
         return exc.code if isinstance(exc.code, int) else ExitCode.USAGE
+    from nemovideo.cli.output import Console
+
     console = Console(sys.stdout, sys.stderr, json_mode=args.json, quiet=args.quiet)
     with _debug_logging(console, enabled=args.debug):
         try:
@@ -75,22 +84,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.error("Interrupted." + hint)
             return ExitCode.INTERRUPTED
         except Exception as exc:
-            return _fail(console, exc, debug=args.debug)
+            return _fail(
+                console, exc, debug=args.debug, sandbox=bool(getattr(args, "sandbox", False))
+            )
 
 
-class _ConsoleLogHandler(logging.Handler):
+def _log_handler(console: Console) -> logging.Handler:
     """Log records on stderr, through the console, so that secrets are redacted there too."""
+    import logging
 
-    def __init__(self, console: Console) -> None:
-        super().__init__(logging.DEBUG)
-        self.console = console
-        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    class ConsoleLogHandler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            try:
+                console.error(self.format(record))
+            except Exception:  # logging must never break the command
+                self.handleError(record)
 
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.console.error(self.format(record))
-        except Exception:  # logging must never break the command
-            self.handleError(record)
+    handler = ConsoleLogHandler(logging.DEBUG)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    return handler
 
 
 @contextlib.contextmanager
@@ -98,8 +110,10 @@ def _debug_logging(console: Console, *, enabled: bool) -> Iterator[None]:
     if not enabled:
         yield
         return
+    import logging
+
     logger = logging.getLogger("nemovideo")
-    handler = _ConsoleLogHandler(console)
+    handler = _log_handler(console)
     previous = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
@@ -110,33 +124,32 @@ def _debug_logging(console: Console, *, enabled: bool) -> Iterator[None]:
         logger.setLevel(previous)
 
 
-def _run(args: object, console: Console) -> int:
-    from argparse import Namespace
-
-    from nemovideo.cli.commands import COMMANDS, run_sandbox
-    from nemovideo.cli.repl import chat
-
-    assert isinstance(args, Namespace)
+def _run(args: argparse.Namespace, console: Console) -> int:
     if args.command == "sandbox":
+        from nemovideo.cli.serve import run_sandbox
+
         return run_sandbox(args, console)
+    import asyncio
+
     if args.command == "chat":
+        from nemovideo.cli.repl import chat
+
         return asyncio.run(chat(args, console))
+    from nemovideo.cli.commands import COMMANDS
+
     return asyncio.run(COMMANDS[args.command](args, console))
 
 
-def _fail(console: Console, exc: BaseException, *, debug: bool) -> int:
-    from nemovideo.protocol.errors import NemoError
-
+def _fail(console: Console, exc: BaseException, *, debug: bool, sandbox: bool = False) -> int:
     code = exit_code_for(exc)
     if debug:
+        import traceback
+
         console.error("".join(traceback.format_exception(exc)).rstrip())
-    if isinstance(exc, NemoError):
-        message = exc.message
-    else:
-        message = f"unexpected {type(exc).__name__}: {exc}. Run again with --debug for details."
-    console.error(f"error: {' '.join(message.split())}")
+    message = cli_message(exc, sandbox=sandbox)
+    console.error(f"error: {message}")
     if console.json_mode:
-        record = {"ok": False, "error": type(exc).__name__, "message": message,
-                  "exit_code": int(code)}  # fmt: skip
+        record: dict[str, Any] = {"ok": False, "error": type(exc).__name__, "message": message,
+                                  "exit_code": int(code)}  # fmt: skip
         console.result("", record)
     return int(code)

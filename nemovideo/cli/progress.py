@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import TextIO
 
 from nemovideo.workflows.results import Progress, Stage
 
-__all__ = ["ProgressDisplay", "format_bytes", "format_elapsed"]
+__all__ = ["BatchStatus", "ProgressDisplay", "format_bytes", "format_elapsed"]
 
 _BAR_WIDTH = 24
 _REDRAW_EVERY = 0.1  # seconds between two redraws of the same stage on a terminal
@@ -121,6 +122,16 @@ class ProgressDisplay:
         self._stage = None
         self._last = None
 
+    def notice(self, text: str) -> None:
+        """A whole line between progress lines ("still working..."): the current progress line
+        is ended first, so the two are never glued together, and redrawn below it."""
+        if not self.enabled:
+            return
+        self._end_line()
+        self._write(text + "\n")
+        if self.tty and self._last is not None:
+            self._redraw(self._clock())
+
     @contextlib.asynccontextmanager
     async def ticking(self, every: float = 1.0) -> AsyncIterator[ProgressDisplay]:
         """Refresh every ``every`` seconds while the block runs, then close the line."""
@@ -186,4 +197,136 @@ class ProgressDisplay:
             self._stream.write(text)
             self._stream.flush()
         except (OSError, ValueError):  # a closed or broken stderr must not stop the work
+            self.enabled = False
+
+
+class BatchStatus:
+    """One overall status line for a batch: done, running, failed, credits left, time left.
+
+    On a terminal it is one line redrawn in place with ``\\r`` (cleared while a result line is
+    written, so the two never mix); anywhere else a plain line is written each time an item
+    finishes, so a log reads as a sequence of whole lines.
+
+    Args:
+        stream: where to draw (stderr).
+        total: the number of items.
+        concurrency: items running at once.
+        enabled: ``False`` draws nothing (``--quiet``, ``--json``).
+        tty: force terminal or plain mode; default: ``stream.isatty()``.
+        clock: a monotonic clock in seconds.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        total: int,
+        concurrency: int,
+        *,
+        enabled: bool = True,
+        tty: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._stream = stream
+        self.total = total
+        self.concurrency = concurrency
+        self.enabled = enabled
+        if tty is None:
+            isatty = getattr(stream, "isatty", None)
+            tty = bool(isatty()) if callable(isatty) else False
+        self.tty = tty
+        self._clock = clock
+        self._started = clock()
+        self.done = 0
+        self.failed = 0
+        self.credits: int | None = None
+        self._drawn_width = 0
+
+    @property
+    def finished(self) -> int:
+        """Items done or failed."""
+        return self.done + self.failed
+
+    @property
+    def running(self) -> int:
+        """Items started and not finished (at most ``concurrency``)."""
+        return min(self.concurrency, self.total - self.finished)
+
+    def line(self) -> str:
+        """``Batch: 2/4 done, 2 running, 0 failed, 9,800 credits left, about 12s left``."""
+        parts = [f"Batch: {self.done}/{self.total} done", f"{self.running} running",
+                 f"{self.failed} failed"]  # fmt: skip
+        if self.credits is not None:
+            parts.append(f"{self.credits:,} credits left")
+        elapsed = self._clock() - self._started
+        if self.finished and self.finished < self.total:
+            # Items run `concurrency` at a time: the rounds so far tell how long the rest take.
+            per_round = elapsed / math.ceil(self.finished / self.concurrency)
+            left = per_round * math.ceil((self.total - self.finished) / self.concurrency)
+            parts.append(f"about {format_elapsed(left)} left")
+        elif self.finished == self.total:
+            parts.append(f"took {format_elapsed(elapsed)}")
+        else:
+            parts.append(f"{format_elapsed(elapsed)} elapsed")
+        return ", ".join(parts)
+
+    def item_finished(self, *, ok: bool, credits: int | None = None) -> None:
+        """Count one finished item (``credits``: the balance now, when known) and redraw."""
+        if ok:
+            self.done += 1
+        else:
+            self.failed += 1
+        if credits is not None:
+            self.credits = credits
+        if not self.enabled:
+            return
+        if self.tty:
+            self.draw()
+        else:
+            self._write(self.line() + "\n")
+
+    def draw(self) -> None:
+        """Redraw the line (terminal mode only)."""
+        if not (self.enabled and self.tty):
+            return
+        text = self.line()
+        pad = max(0, self._drawn_width - len(text))
+        self._write("\r" + text + " " * pad)
+        self._drawn_width = len(text)
+
+    def clear(self) -> None:
+        """Erase the line, so that a result can be written (terminal mode only)."""
+        if self.enabled and self.tty and self._drawn_width:
+            self._write("\r" + " " * self._drawn_width + "\r")
+            self._drawn_width = 0
+
+    def close(self) -> None:
+        """End the line for good (terminal mode only)."""
+        if self.enabled and self.tty and self._drawn_width:
+            self._write("\n")
+            self._drawn_width = 0
+
+    @contextlib.asynccontextmanager
+    async def ticking(self, every: float = 1.0) -> AsyncIterator[BatchStatus]:
+        """Redraw every ``every`` seconds while the block runs (the time moves), then clear."""
+        task = asyncio.ensure_future(self._tick(every)) if self.enabled and self.tty else None
+        try:
+            yield self
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self.clear()
+
+    async def _tick(self, every: float) -> None:
+        self.draw()
+        while True:
+            await asyncio.sleep(every)
+            self.draw()
+
+    def _write(self, text: str) -> None:
+        try:
+            self._stream.write(text)
+            self._stream.flush()
+        except (OSError, ValueError):
             self.enabled = False

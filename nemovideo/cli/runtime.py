@@ -14,14 +14,29 @@ from typing import Any
 import attrs
 
 from nemovideo.cli.output import Console
+from nemovideo.cli.parser import SANDBOX_CREDITS, SANDBOX_TIME_SCALE, sandbox_option
 from nemovideo.client import NemoClient
 from nemovideo.protocol.errors import ConfigurationError
 
-__all__ = ["SANDBOX_TIME_SCALE", "Runtime", "open_client", "sandbox_class", "sandbox_option"]
+__all__ = [
+    "SANDBOX_CREDITS",
+    "SANDBOX_DEFAULTS",
+    "SANDBOX_TIME_SCALE",
+    "Runtime",
+    "open_client",
+    "sandbox_class",
+    "sandbox_option",
+]
 
-#: Real seconds per simulated second for ``--sandbox``: a whole animation (about 400 simulated
-#: seconds of generation and export) takes a few seconds.
-SANDBOX_TIME_SCALE = 0.01
+#: The in-process sandbox of ``--sandbox`` is a demo: a fast clock (a whole animation, about 400
+#: simulated seconds of generation and export, takes a few seconds), credits for a thousand
+#: generations (an anonymous token of the real service has 100: one), full-size renders.
+#: ``--sandbox-option KEY=VALUE`` overrides any of them.
+SANDBOX_DEFAULTS: dict[str, Any] = {
+    "time_scale": SANDBOX_TIME_SCALE,
+    "initial_credits": SANDBOX_CREDITS,
+    "render_height": 1080,
+}
 #: The documented polling: every 30 s, 10 times.
 _DOCUMENTED_POLL = 30.0
 _DOCUMENTED_WAIT = 300.0
@@ -53,26 +68,6 @@ def sandbox_class() -> Any:
     return Sandbox
 
 
-def sandbox_option(text: str) -> tuple[str, Any]:
-    """Parse ``KEY=VALUE`` (``initial_credits=0``, ``seed=3``) for a sandbox option."""
-    key, sep, raw = text.partition("=")
-    key = key.strip().replace("-", "_")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    value: Any = raw.strip()
-    lowered = value.lower()
-    if lowered in ("true", "false"):
-        value = lowered == "true"
-    else:
-        for kind in (int, float):
-            try:
-                value = kind(value)
-            except ValueError:
-                continue
-            break
-    return key, value
-
-
 def _settings(args: argparse.Namespace, *, sandbox_scale: float | None) -> dict[str, Any]:
     sandbox = sandbox_scale is not None
     settings: dict[str, Any] = {}
@@ -83,6 +78,8 @@ def _settings(args: argparse.Namespace, *, sandbox_scale: float | None) -> dict[
         # Sandbox sessions vanish with the process: resuming them later against the real
         # service could only fail, so a sandbox run keeps no journal unless asked to.
         settings["journal_path"] = None
+    if getattr(args, "allow_insecure", False):
+        settings["allow_insecure"] = True
     interval = getattr(args, "poll_interval", None)
     if interval is None and sandbox_scale is not None:
         # The documented 30 s in the sandbox's time, so waits keep their documented shape.
@@ -121,7 +118,7 @@ async def open_client(
     if args.api_url or token:
         raise ConfigurationError("--sandbox runs a local service: leave out --api-url and --token.")
     sandbox_cls = sandbox_class()
-    options: dict[str, Any] = {"time_scale": SANDBOX_TIME_SCALE, "render_height": 1080}
+    options: dict[str, Any] = dict(SANDBOX_DEFAULTS)
     options.update(dict(getattr(args, "sandbox_option", None) or ()))
     try:
         sandbox = sandbox_cls(**options)

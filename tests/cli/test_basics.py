@@ -164,16 +164,24 @@ def test_unexpected_error_exits_1_and_debug_shows_the_traceback(
     assert "Traceback" in debug.err and "RuntimeError: boom" in debug.err
 
 
-def test_sandbox_command_delegates_to_serve(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    import nemovideo.sandbox
+def test_sandbox_command_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nemovideo.cli.parser import build_parser
+    from nemovideo.cli.serve import sandbox_options
 
-    calls: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(
-        nemovideo.sandbox, "serve", lambda host, port, **kw: calls.append((host, port, kw))
-    )
-    result = cli(["sandbox", "--port", "8123", "--time-scale", "0.05", "--seed", "3"])
-    assert result.code == 0
-    assert calls == [("127.0.0.1", 8123, {"time_scale": 0.05, "seed": 3})]
+    args = build_parser().parse_args(
+        ["sandbox", "--port", "8123", "--time-scale", "0.05", "--seed", "3", "--credits", "7",
+         "--token", "nmv_usr_mine_0001", "--sandbox-option", "silent_edit_ratio=0"]
+    )  # fmt: skip
+    assert (args.host, args.port) == ("127.0.0.1", 8123)
+    assert sandbox_options(args) == {
+        "time_scale": 0.05,
+        "render_height": 1080,
+        "initial_credits": 7,
+        "registered_credits": 7,
+        "seed": 3,
+        "tokens": {"nmv_usr_mine_0001": "*"},
+        "silent_edit_ratio": 0,
+    }
 
 
 def test_missing_sandbox_extra_is_a_friendly_error(

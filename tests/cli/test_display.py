@@ -152,3 +152,84 @@ def test_split_files_takes_existing_paths_out(tmp_path: Path) -> None:
     assert words == "upload and"
     assert split_files("add the title 'Hello World'") == ("add the title 'Hello World'", [])
     assert split_files("don't add music to nothing.jpg") == ("don't add music to nothing.jpg", [])
+
+
+def _status_run(tty: bool) -> str:
+    from nemovideo.cli.progress import BatchStatus
+
+    stream, clock = io.StringIO(), Clock()
+    status = BatchStatus(stream, total=4, concurrency=2, tty=tty, clock=clock)
+    status.draw()
+    for ok, credits in ((True, 900), (False, 900), (True, 800), (True, 700)):
+        clock.now += 10
+        status.clear()
+        stream.write("RESULT\n")  # what a result line on the same terminal looks like
+        status.item_finished(ok=ok, credits=credits)
+    status.clear()
+    return stream.getvalue()
+
+
+def test_batch_status_is_one_redrawn_line_on_a_terminal() -> None:
+    text = _status_run(tty=True)
+    lines = text.split("\n")
+    # Only the result lines end lines: the status is redrawn with \r and erased before each.
+    assert lines[:-1] == [line for line in lines[:-1] if line.rsplit("\r", 1)[-1] == "RESULT"]
+    assert "\rBatch: 0/4 done, 2 running, 0 failed, 0s elapsed" in text
+    assert "\rBatch: 1/4 done, 2 running, 0 failed, 900 credits left, about 20s left" in text
+    assert "\rBatch: 3/4 done, 0 running, 1 failed, 700 credits left, took 40s" in text
+
+
+def test_batch_status_is_plain_lines_elsewhere() -> None:
+    text = _status_run(tty=False)
+    assert "\r" not in text
+    assert text.splitlines() == [
+        "RESULT",
+        "Batch: 1/4 done, 2 running, 0 failed, 900 credits left, about 20s left",
+        "RESULT",
+        "Batch: 1/4 done, 2 running, 1 failed, 900 credits left, about 20s left",
+        "RESULT",
+        "Batch: 2/4 done, 1 running, 1 failed, 800 credits left, about 15s left",
+        "RESULT",
+        "Batch: 3/4 done, 0 running, 1 failed, 700 credits left, took 40s",
+    ]
+
+
+def test_a_notice_never_glues_to_a_progress_line() -> None:
+    stream = io.StringIO()
+    display = ProgressDisplay(stream, tty=True, clock=Clock())
+    display(Progress(Stage.GENERATING, 0))
+    display.notice("still working... (2m00s so far)")
+    text = stream.getvalue()
+    assert "\nstill working... (2m00s so far)\n" in text
+    assert text.endswith("Generating: the agent is working, 0s elapsed")  # drawn again below
+
+
+async def test_still_working_counts_real_time_on_its_own_line() -> None:
+    import asyncio
+
+    from nemovideo.cli.repl import _still_working
+
+    err = io.StringIO()
+    display = ProgressDisplay(err, tty=True)
+    display(Progress(Stage.GENERATING, 0))
+    async with _still_working(Console(io.StringIO(), err), display, 0.05):
+        await asyncio.sleep(0.13)
+    lines = [line.rsplit("\r", 1)[-1] for line in err.getvalue().split("\n")]
+    assert lines.count("still working... (0s so far)") == 2
+
+
+def test_chat_history_lives_in_the_state_folder(tmp_path: Path) -> None:
+    from nemovideo.cli.repl import _line_editing, history_path
+
+    assert history_path({"XDG_STATE_HOME": str(tmp_path)}) == (
+        tmp_path / "nemovideo" / "chat_history"
+    )
+    readline = pytest.importorskip("readline")
+    path = tmp_path / "nemovideo" / "chat_history"
+    with _line_editing(path):
+        readline.add_history("animate it")
+    assert "animate it" in path.read_text()
+    readline.clear_history()
+    with _line_editing(path):
+        assert readline.get_history_item(readline.get_current_history_length()) == "animate it"
+    readline.clear_history()

@@ -86,9 +86,10 @@ def test_bad_sandbox_option(cli: Cli, image: Path) -> None:
 
 
 def test_credits_in_the_sandbox(cli: Cli) -> None:
+    # A demo sandbox: plenty of credits (the real anonymous token has 100).
     result = cli(["credits", "--sandbox", "--json", *FAST])
     assert result.code == 0
-    assert json.loads(result.out) == {"available": 100, "frozen": 0, "total": 100}
+    assert json.loads(result.out) == {"available": 100_000, "frozen": 0, "total": 100_000}
 
 
 def test_batch_folder(cli: Cli, tmp_path: Path) -> None:
@@ -122,7 +123,7 @@ def test_batch_reports_failures_with_their_exit_code(cli: Cli, tmp_path: Path) -
     shutil.copy(ASSETS / "sunset.jpg", tmp_path / "b.jpg")
     result = cli(
         ["batch", str(tmp_path / "*.jpg"), "-o", str(tmp_path / "out"), "--concurrency", "1",
-         "--sandbox", *FAST]
+         "--sandbox", *FAST, "--sandbox-option", "initial_credits=100"]
     )  # fmt: skip
     # 100 credits pay for one generation only: the second item fails, and says why.
     assert result.code == ExitCode.CREDITS
@@ -164,7 +165,7 @@ def test_chat_session(
     result = _chat(cli, monkeypatch, script, "-o", str(exports), "--still-working-every", "0.02")
     assert result.code == 0, result.err
     out = result.out
-    assert "You have 100 credits available." in out
+    assert "You have 100000 credits available." in out
     assert "Timeline (0 tracks): empty" in out
     assert "Which file should I upload?" in out
     assert "Uploaded sunset.jpg (image)." in out
@@ -184,7 +185,7 @@ def test_chat_ends_at_end_of_input_and_prints_json(
     assert result.code == 0
     records = [json.loads(line) for line in result.out.strip().splitlines()]
     assert [r["intent"] for r in records] == ["credits", "chat"]
-    assert records[0]["credits"] == {"available": 100, "frozen": 0}
+    assert records[0]["credits"] == {"available": 100_000, "frozen": 0}
     assert "images" in records[1]["text"]
 
 
@@ -196,10 +197,14 @@ def test_chat_errors_do_not_end_the_conversation(
     result = _chat(cli, monkeypatch, f"upload {bad}\ncredits\nexit\n")
     assert result.code == 0
     assert "error: 'notes.txt' has extension .txt" in result.err
-    assert "You have 100 credits available." in result.out
+    assert "You have 100000 credits available." in result.out
 
 
-def test_chat_with_an_unknown_session_stops(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    result = _chat(cli, monkeypatch, "status\n", "--session", "404404")
+def test_chat_with_an_unknown_session_goes_on(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Told at once, the conversation goes on; left while still unknown: exit code 2.
+    result = _chat(cli, monkeypatch, "status\ncredits\n", "--session", "404404")
     assert result.code == ExitCode.USAGE
-    assert result.err.splitlines()[-1].startswith("error: ")
+    assert "error: Session 404404 was not found" in result.err
+    assert 'Type "new" to start a new session' in result.err
+    assert "You have 100000 credits available." in result.out
+    assert "client." not in result.err

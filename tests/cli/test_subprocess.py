@@ -19,9 +19,8 @@ from .conftest import ASSETS
 def test_python_m_nemovideo_animate_sandbox(tmp_path: Path) -> None:
     image = ASSETS / "sunset.jpg"
     out = tmp_path / "out.mp4"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEMO_")}
-    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
-    env["XDG_STATE_HOME"] = str(tmp_path / "state")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEMO_", "XDG_"))}
+    env["HOME"] = str(tmp_path / "home")  # the XDG folders default to folders in it
     done = subprocess.run(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "nemovideo", "animate", str(image), "-o", str(out), "--sandbox"],
         capture_output=True,
@@ -43,9 +42,8 @@ def test_python_m_nemovideo_animate_sandbox(tmp_path: Path) -> None:
         assert stream.codec_context.name == "h264"
         assert (stream.codec_context.width, stream.codec_context.height) == (1920, 1080)
         assert abs(float(container.duration or 0) / 1e6 - 5.0) < 0.3
-    # A sandbox run keeps no journal and leaves the shared client id alone.
-    assert not (tmp_path / "state").exists()
-    assert not (tmp_path / "config").exists()
+    # A sandbox run keeps no journal and leaves the shared client id alone: nothing in the home.
+    assert not (tmp_path / "home").exists()
 
 
 @pytest.mark.slow
@@ -75,3 +73,25 @@ def test_ctrl_c_exits_130_without_a_traceback(tmp_path: Path) -> None:
     assert err.strip().splitlines()[-1] == "Interrupted."
     assert "Traceback" not in err
     assert not (tmp_path / "never.mp4").exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["--version"], ["animate", "--help"], ["sandbox", "--help"], ["animate"],
+     ["animate", "a.jpg", "b.jpg"], ["batch", "x", "--concurrency", "0"]],
+)  # fmt: skip
+def test_help_version_and_argument_errors_load_no_client(argv: list[str]) -> None:
+    code = (
+        "import sys\n"
+        "from nemovideo.cli import main\n"
+        f"code = main({argv!r})\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('aiohttp', 'yarl', "
+        "'multidict', 'asyncio', 'attrs') or m in ('nemovideo.client', 'nemovideo.sandbox'))\n"
+        "assert not heavy, heavy\n"
+        "sys.exit(code)\n"
+    )
+    done = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert "AssertionError" not in done.stderr, done.stderr
+    assert done.returncode in (0, 2), done.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,13 +11,16 @@ import av
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from nemovideo import NemoClient
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def run(*args: str, cwd: Path) -> str:
+def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> str:
     done = subprocess.run(  # noqa: S603 - our own interpreter and example files
-        [sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=240, check=False
-    )
+        [sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=240,
+        check=False, env=env,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
@@ -27,19 +31,38 @@ def h264_seconds(path: Path) -> float:
         return float(container.duration or 0) / 1_000_000
 
 
+def bare_home(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """An environment whose home is an empty folder, with no XDG or NEMO variables: whatever
+    the run writes "in the home" lands there, where the test can see it."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "NEMO_"))}
+    env["HOME"] = str(home)
+    return home, env
+
+
 @pytest.mark.slow
 def test_quickstart(tmp_path: Path) -> None:
     out = tmp_path / "q.mp4"
+    home, env = bare_home(tmp_path)
     stdout = run(str(EXAMPLES / "quickstart.py"), str(EXAMPLES / "assets" / "sunset.jpg"),
-                 "-o", str(out), "--sandbox", cwd=tmp_path)  # fmt: skip
+                 "-o", str(out), "--sandbox", cwd=tmp_path, env=env)  # fmt: skip
     assert "saved" in stdout
     assert h264_seconds(out) == pytest.approx(5.0, abs=0.3)
+    # A line when the stage or its message changes, not one per report.
+    lines = stdout.splitlines()
+    assert len(lines) == len(set(lines))
+    assert sum(line.strip().startswith("generating") for line in lines) <= 3
+    # A sandbox run writes no journal and no client id in the home.
+    assert list(home.rglob("*")) == []
 
 
 @pytest.mark.slow
 def test_batch_folder(tmp_path: Path) -> None:
+    home, env = bare_home(tmp_path)
     stdout = run(str(EXAMPLES / "batch_folder.py"), str(EXAMPLES / "assets"), str(tmp_path / "o"),
-                 "--sandbox", cwd=tmp_path)  # fmt: skip
+                 "--sandbox", cwd=tmp_path, env=env)  # fmt: skip
+    assert list(home.rglob("*")) == []
     assert "2 done, 0 failed" in stdout
     assert len(list((tmp_path / "o").glob("*.mp4"))) == 2
 
@@ -87,3 +110,19 @@ def test_notebook_runs(tmp_path: Path) -> None:
     html = [o for o in outputs if "text/html" in o.get("data", {})]
     assert html
     assert "<video" in html[0]["data"]["text/html"]
+
+
+def test_the_session_never_uses_the_real_home(isolated_home: Path) -> None:
+    from nemovideo.transport.config import default_client_id_path, default_journal_path
+
+    from ..conftest import REAL_HOME
+
+    assert Path.home() == isolated_home != REAL_HOME
+    for path in (default_journal_path(os.environ), default_client_id_path(os.environ)):
+        assert path.is_relative_to(isolated_home), path
+
+
+def test_the_plugin_client_keeps_its_files_in_tmp(nemo_client: NemoClient, tmp_path: Path) -> None:
+    config = nemo_client.config
+    assert config.journal_path is not None and config.journal_path.is_relative_to(tmp_path)
+    assert config.client_id_path.is_relative_to(tmp_path)
