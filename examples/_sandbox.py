@@ -25,6 +25,7 @@ async def open_client(use_sandbox: bool, **settings: Any) -> AsyncIterator[NemoC
     ) as sandbox:
         settings.setdefault("poll_interval", 0.3)
         settings.setdefault("time_scale", sandbox.options.time_scale)
+        settings.setdefault("token_cache", False)  # a sandbox token is worth keeping nowhere
         settings.setdefault("max_polls", 1000)
         # The sandbox's sessions end with it: no journal to resume them from, and a client id
         # of its own, so that nothing is written to ~/.local/state or ~/.config.

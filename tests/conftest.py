@@ -4,7 +4,7 @@ their own for the whole session, so that no test reads or writes the user's real
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,31 +18,23 @@ fast_retry = fast_retry_policy
 REAL_HOME = Path(os.path.expanduser("~")).resolve()
 
 
-@pytest.fixture(autouse=True, scope="session")
-def isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A throw-away home (and XDG folders in it) for every test of the session: the journal,
-    the client id and the chat history live there. Subprocesses (examples, ``python -m
+@pytest.fixture(autouse=True)
+def isolated_home(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A throw-away home (and XDG folders in it) for every test: the journal, the client id
+    (``~/.config/nemovideo``, fixed by the documents whatever XDG_CONFIG_HOME says), the saved
+    anonymous token and the chat history live there. Subprocesses (examples, ``python -m
     nemovideo``) inherit it."""
     home = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HOME", str(home))
-        patch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
-        patch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-        patch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
-        patch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
-        for name in ("NEMO_JOURNAL", "NEMO_CLIENT_ID", "NEMO_TOKEN"):  # the user's own settings
-            patch.delenv(name, raising=False)
-        yield home
-
-
-@pytest.fixture(autouse=True)
-def _isolated_home(
-    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    """No test reads or writes the real home: the client id (``~/.config/nemovideo``, fixed by
-    the documents whatever XDG_CONFIG_HOME says) and the token file live under it."""
-    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
-    monkeypatch.delenv("NEMO_TOKEN_CACHE", raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    for name in ("NEMO_JOURNAL", "NEMO_CLIENT_ID", "NEMO_TOKEN", "NEMO_TOKEN_CACHE"):
+        monkeypatch.delenv(name, raising=False)  # the user's own settings
+    return home
 
 
 @pytest.fixture

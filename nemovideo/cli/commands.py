@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 import attrs
 
+from nemovideo.cli.auth import auth
 from nemovideo.cli.exitcodes import ExitCode, cli_message, exit_code_for
 from nemovideo.cli.output import Console, describe_export, describe_video, video_record
 from nemovideo.cli.parser import IMAGE_EXTENSIONS
@@ -374,6 +375,7 @@ async def resume(args: argparse.Namespace, console: Console) -> int:
 
 
 COMMANDS: dict[str, Command] = {
+    "auth": auth,
     "animate": animate,
     "batch": batch,
     "status": status,

@@ -12,8 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from nemovideo.cli.progress import format_bytes
-from nemovideo.workflows.results import Video
+from nemovideo.workflows.results import Video, format_bytes
 
 if TYPE_CHECKING:
     from nemovideo.protocol.models import RenderJob

@@ -330,6 +330,17 @@ def _add_resume(commands: Any) -> None:
     _add_journal(sub)
 
 
+def _add_auth(commands: Any) -> None:
+    sub = _command(
+        commands,
+        "auth",
+        "the token commands use: `auth status` (masked) or `auth token` (the saved anonymous "
+        "token itself, to put in NEMO_TOKEN elsewhere)",
+    )
+    sub.add_argument("action", choices=("status", "token"), help="status (default) or token",
+                     nargs="?", default="status")  # fmt: skip
+
+
 def _add_sandbox_command(commands: Any) -> None:
     sub = _command(
         commands,
@@ -408,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_credits,
         _add_export,
         _add_resume,
+        _add_auth,
         _add_sandbox_command,
     ):
         add(commands)

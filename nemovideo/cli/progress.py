@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import TextIO
 
-from nemovideo.workflows.results import Progress, Stage
+from nemovideo.workflows.results import Progress, Stage, format_bytes
 
 __all__ = ["BatchStatus", "ProgressDisplay", "format_bytes", "format_elapsed"]
 
@@ -31,16 +31,6 @@ _LABELS = {
     Stage.DOWNLOADING: "Downloading",
     Stage.DONE: "Done",
 }
-
-
-def format_bytes(count: float) -> str:
-    """Bytes for people: ``1536 -> "1.5 KB"``, ``2_500_000 -> "2.5 MB"``."""
-    value = float(count)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
 
 
 def format_elapsed(seconds: float) -> str:

@@ -136,7 +136,10 @@ class _MediaPayload(Payload):
         self._source = source
         self._progress = progress
         self._size = source.size
-        self.set_content_disposition("form-data", name="files", filename=source.filename)
+        # The name as UTF-8 (RFC 7578), not percent-escaped: "été.jpg" stays "été.jpg".
+        self.set_content_disposition(
+            "form-data", quote_fields=False, name="files", filename=source.filename
+        )
 
     def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
         raise TypeError("A media upload is binary and has no text form.")

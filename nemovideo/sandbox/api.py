@@ -32,7 +32,7 @@ URL_FETCH_TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=10, sock_read=2
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 _CLIENT_ID = re.compile(r"^[\x21-\x7e]{1,64}$")
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_SAFE_NAME = re.compile(r"[^\w .()-]+")
 
 
 def ok(data: Any) -> web.Response:

@@ -252,7 +252,7 @@ class ClientConfig:
     max_polls: int = attrs.field(default=10, validator=_at_least(1))
     max_body_bytes: int = attrs.field(default=32 * 1024 * 1024, validator=_at_least(64 * 1024))
     max_download_bytes: int = attrs.field(
-        default=8 * 1024 * 1024 * 1024, validator=_at_least(1024 * 1024)
+        default=8 * 1024 * 1024 * 1024, validator=_at_least(64 * 1024)
     )
     max_event_bytes: int = attrs.field(default=16 * 1024 * 1024, validator=_at_least(64 * 1024))
     connection_limit: int = attrs.field(default=100, validator=_at_least(1))

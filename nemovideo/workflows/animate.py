@@ -82,6 +82,9 @@ async def animate(
             finishes that flow, and never pays for new work.
         overwrite: replace an existing file at ``output`` (never the input image).
 
+    After the paid chat message, an error's ``resumable`` is True unless the service said the
+    work is gone: ``client.resume()`` then finishes the flow without paying again.
+
     Example:
         >>> video = await client.animate("sunset.jpg", output="out.mp4")  # doctest: +SKIP
         >>> video.path, video.duration  # doctest: +SKIP
@@ -96,9 +99,6 @@ async def animate(
         RenderFailedError: the export failed twice.
         APITimeoutError: ``timeout`` passed.
         StorageError: the journal or the destination could not be written.
-
-        After the paid chat message, an error's ``resumable`` is True (but for a session the
-        service no longer knows): ``client.resume()`` finishes the flow without paying again.
     """
     duration = check_duration(duration)
     if resolution not in RESOLUTIONS:

@@ -34,7 +34,13 @@ from nemovideo.protocol.events import ChatEvent
 from nemovideo.protocol.intents import Intent, route
 from nemovideo.protocol.models import Credits, RenderJob, SessionState, UploadResult
 from nemovideo.protocol.reply import ChatReply
-from nemovideo.workflows.results import Progress, ProgressHandler, Stage, report_progress
+from nemovideo.workflows.results import (
+    Progress,
+    ProgressHandler,
+    Stage,
+    format_bytes,
+    report_progress,
+)
 
 if TYPE_CHECKING:
     from nemovideo.workflows.host import WorkflowClient
@@ -123,7 +129,7 @@ def _describe_job(job: RenderJob, path: Path | None) -> str:
         with contextlib.suppress(OSError):
             size = path.stat().st_size
     if size is not None:
-        details.append(f"{size / 1_000_000:.1f} MB")
+        details.append(format_bytes(size))
     extra = f" ({', '.join(details)})" if details else ""
     if path is not None:
         return f"Exported the video to {path}{extra}."

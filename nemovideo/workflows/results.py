@@ -11,7 +11,7 @@ from pathlib import Path
 
 import attrs
 
-__all__ = ["Progress", "ProgressHandler", "Stage", "Video", "report_progress"]
+__all__ = ["Progress", "ProgressHandler", "Stage", "Video", "format_bytes", "report_progress"]
 
 
 class Stage(str, enum.Enum):
@@ -54,6 +54,22 @@ class Progress:
 ProgressHandler = Callable[[Progress], object]
 
 logger = logging.getLogger("nemovideo.progress")
+
+
+def format_bytes(count: float) -> str:
+    """Bytes for people: ``1536 -> "1.5 KB"``, ``2_500_000 -> "2.5 MB"`` (one formatter for the
+    SDK's messages and the command line).
+
+    Example:
+        >>> format_bytes(14_200)
+        '14.2 KB'
+    """
+    value = float(count)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
 
 
 def report_progress(handler: ProgressHandler | None, progress: Progress) -> None:
