@@ -90,7 +90,9 @@ async def test_eight_threads_share_one_client_for_sixteen_videos(
         images.append(tmp_path / f"photo{i:02d}.jpg")
         shutil.copy(IMAGE, images[-1])
     before = set(threading.enumerate())
-    client = SyncNemoClient(nemo_sandbox.url, **sandbox_client_settings(tmp_path))
+    # Sixteen real renders at once on a small shared machine: a generous poll budget.
+    settings = {**sandbox_client_settings(tmp_path), "max_polls": 6000}
+    client = SyncNemoClient(nemo_sandbox.url, **settings)
     runner = client._runner
 
     def request(path: Path) -> Video:  # a Flask view
