@@ -43,10 +43,12 @@ class SyncSession(BlockingView[SessionResource]):
 
 
 class SyncUpload(BlockingView[UploadResource]):
-    """``client.upload``: ``files(session_id, *items)``, ``urls(...)`` and ``check(...)``."""
+    """``client.upload``: ``files(session_id, *items)``, ``urls(...)``, ``landed(...)`` and
+    ``check(...)``."""
 
     files = blocking(UploadResource.files)
     urls = blocking(UploadResource.urls)
+    landed = blocking(UploadResource.landed)
     check = direct(UploadResource.check)
 
 
