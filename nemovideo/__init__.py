@@ -79,6 +79,7 @@ if TYPE_CHECKING:
     )
     from nemovideo.protocol.reply import ChatReply, ReplyAccumulator
     from nemovideo.protocol.tracks import Segment, Track, TrackType
+    from nemovideo.sync.client import SyncBatch, SyncNemoClient
     from nemovideo.transport.config import Attribution, ClientConfig, Timeouts
     from nemovideo.transport.retry import RequestKind, RetryPolicy
     from nemovideo.workflows.batch import AnimateItem, Batch, BatchResult, BatchSummary
@@ -137,6 +138,8 @@ _EXPORTS: dict[str, str] = {
     "Stage": "nemovideo.workflows.results",
     "StateDeltaEvent": "nemovideo.protocol.events",
     "StreamDisconnectedError": "nemovideo.protocol.errors",
+    "SyncBatch": "nemovideo.sync.client",
+    "SyncNemoClient": "nemovideo.sync.client",
     "TextEvent": "nemovideo.protocol.events",
     "TokenRateLimitedError": "nemovideo.protocol.errors",
     "ThoughtEvent": "nemovideo.protocol.events",
@@ -207,6 +210,8 @@ __all__ = [
     "StateDeltaEvent",
     "StorageError",
     "StreamDisconnectedError",
+    "SyncBatch",
+    "SyncNemoClient",
     "TextEvent",
     "ThoughtEvent",
     "Timeouts",

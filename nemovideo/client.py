@@ -22,6 +22,7 @@ from nemovideo.resources import (
 )
 from nemovideo.transport.config import ClientConfig
 from nemovideo.transport.http import HTTPTransport
+from nemovideo.transport.logconfig import configure_from_environment
 from nemovideo.workflows.host import FlowAccounting
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ class NemoClient:
         session: aiohttp.ClientSession | None = None,
         **settings: Any,
     ) -> None:
+        configure_from_environment()  # NEMO_LOG=debug|info, once per process
         config = ClientConfig.resolve(
             base_url=base_url, token=token, client_id=client_id, web_url=web_url, **settings
         )

@@ -6,9 +6,12 @@ The one home of the mapping from answers to errors (API codes, HTTP statuses, HT
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import json
 import math
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -143,6 +146,9 @@ def _code_of(value: object) -> int | None:
     return value if isinstance(value, int) and value != 0 else None
 
 
+_NUMBER = re.compile(r"^\s*\d+(\.\d+)?\s*$")
+
+
 def _header(headers: Mapping[str, str], *names: str) -> str | None:
     for name in names:
         value = headers.get(name)
@@ -165,14 +171,27 @@ def request_id_of(headers: Mapping[str, str], body: object = None) -> str | None
     return found[:200] if found else None
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds only; dates are ignored)."""
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header: delta-seconds, or an HTTP date (seconds from
+    ``now``, a Unix time, by default the clock's; a date in the past means 0).
+
+    Example::
+
+        >>> parse_retry_after("Thu, 01 Jan 1970 00:00:30 GMT", now=10.0)
+        20.0
+    """
     if not value:
         return None
     try:
         seconds = float(value.strip())
     except ValueError:
-        return None
+        try:
+            when = email.utils.parsedate_to_datetime(value.strip())
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:  # HTTP dates are GMT; RFC 850 and asctime forms carry no zone
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        seconds = max(0.0, when.timestamp() - (time.time() if now is None else now))
     if not math.isfinite(seconds) or seconds < 0:
         return None
     return seconds
@@ -209,7 +228,13 @@ def error_from_response(
     headers = headers or {}
     parsed = _loads(body)
     request_id = request_id_of(headers, parsed)
-    retry_after = parse_retry_after(_header(headers, "Retry-After"))
+    # `retry-after-ms` (milliseconds, as OpenAI's and Azure's gateways send) is the finer one.
+    millis = _header(headers, "retry-after-ms")
+    retry_after = parse_retry_after(millis) if millis and _NUMBER.match(millis) else None
+    if retry_after is not None:
+        retry_after /= 1000
+    else:
+        retry_after = parse_retry_after(_header(headers, "Retry-After"))
     code: int | None = None
     if isinstance(parsed, Mapping):
         message = _message_of(parsed)

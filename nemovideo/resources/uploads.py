@@ -21,6 +21,7 @@ from aiohttp.payload import Payload
 from nemovideo.protocol.converter import structure
 from nemovideo.protocol.errors import ConfigurationError
 from nemovideo.protocol.files import HEAD_BYTES, check_upload
+from nemovideo.protocol.inputs import as_upload_item
 from nemovideo.protocol.models import UploadedFile, UploadResult
 from nemovideo.resources._paths import session_path
 from nemovideo.transport.http import HTTPTransport
@@ -74,6 +75,7 @@ class _Source:
 
     @classmethod
     def from_input(cls, item: Any, limit: int) -> _Source:
+        item = as_upload_item(item, limit)  # a data: URI or a PIL image: (filename, bytes)
         filename: str | None = None
         if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
             filename, item = item

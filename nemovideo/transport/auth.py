@@ -184,6 +184,8 @@ class Credentials:
                 raise self._refusal
             self._refusal = None
         pending = self._pending
+        if pending is not None and pending.get_loop() is not asyncio.get_running_loop():
+            pending = None  # a request of a loop that ended (a second asyncio.run()): not ours
         if pending is None:
             pending = self._pending = asyncio.ensure_future(self._acquire(self._source))
             pending.add_done_callback(self._settled)

@@ -28,6 +28,7 @@ from nemovideo.protocol.errors import (
     ConfigurationError,
     InvalidResponseError,
 )
+from nemovideo.transport.durable import fsync_folder
 from nemovideo.transport.wire import map_client_error, read_capped
 
 __all__ = ["ProgressCallback", "download_to_path", "is_complete_mp4"]
@@ -101,12 +102,17 @@ async def download_to_path(
                 on_progress,
                 dict(request_options or {}),
             )
+            # On disk before the rename, and the rename on disk after it: a crash then leaves
+            # the whole file or none (synchronous: a thread could outlive a cancelled fh).
+            fh.flush()
+            os.fsync(fh.fileno())
         if expect_mp4 and announced is None and not await asyncio.to_thread(is_complete_mp4, tmp):
             raise InvalidResponseError(
                 f"The download ended after {written} bytes without a complete MP4 (cut short?); "
                 "nothing was saved. Try again."
             )
         os.replace(tmp, dest)
+        fsync_folder(dest.parent)
         done = True
         return written
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:

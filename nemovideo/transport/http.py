@@ -29,6 +29,7 @@ from nemovideo.protocol.errors import (
 )
 from nemovideo.transport.auth import Credentials, load_or_create_client_id
 from nemovideo.transport.config import ClientConfig
+from nemovideo.transport.loops import close_when_loop_ends, discard_session, running_loop
 from nemovideo.transport.middleware import AttributionMiddleware, LoggingMiddleware
 from nemovideo.transport.proxies import ProxyChooser
 from nemovideo.transport.retry import RateGate, RequestKind, RetryPolicy
@@ -81,6 +82,10 @@ class HTTPTransport:
         self._chains: dict[bool, tuple[ClientMiddlewareType, ...]] = {}
         # Whether the SDK chooses each request's middlewares: not on a session the caller gave.
         self._sdk_session = session is None
+        # The loop the session was opened on, and the guard that closes it when that loop ends
+        # (a client may outlive its loop: see nemovideo/transport/loops.py).
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+        self._loop_guard: object = None
 
     def derive(self, config: ClientConfig) -> HTTPTransport:
         """A transport with other settings sharing this one's session and token."""
@@ -120,6 +125,17 @@ class HTTPTransport:
             raise ConfigurationError(
                 "This NemoClient is closed; create a new one (or use `async with NemoClient()`)."
             )
+        loop = running_loop()
+        if self._session is not None and loop is not None and self._session_loop is not loop:
+            if self._session_loop is not None:  # the session is of an earlier loop
+                if not self._owns_session:
+                    raise ConfigurationError(
+                        "The aiohttp session given to NemoClient(session=...) belongs to another "
+                        "event loop; create the session inside the loop that uses the client."
+                    )
+                discard_session(self._session)
+                self._session = None
+            self._session_loop = loop
         if self._session is None:
             cfg = self.config
             connector = aiohttp.TCPConnector(limit=cfg.connection_limit, ssl=cfg.verify_ssl)
@@ -132,7 +148,15 @@ class HTTPTransport:
                 raise_for_status=False,
                 trust_env=False,
             )
+            if loop is not None:
+                self._session_loop = loop
+                self._loop_guard = close_when_loop_ends(self._session, self._forget_session)
         return self._session
+
+    def _forget_session(self, session: aiohttp.ClientSession) -> None:
+        # The session's loop is shutting down: the next request opens a session on its own loop.
+        if self._session is session:
+            self._session, self._loop_guard = None, None
 
     def _middlewares(self, *, with_logging: bool) -> tuple[ClientMiddlewareType, ...]:
         """The attribution middleware, then (when asked) the logging one.

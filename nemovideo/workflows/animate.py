@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nemovideo.protocol.errors import ConfigurationError, NemoError
+from nemovideo.protocol.inputs import is_data_uri
 from nemovideo.workflows.checks import (
     RESOLUTIONS,
     check_destination,
@@ -41,6 +42,8 @@ def _describe_image(image: Any) -> str:
         return "<data URI>"
     if isinstance(image, str) and image.lower().startswith(("http://", "https://")):
         return image
+    if is_data_uri(image):
+        return "<data URI>"  # data, not a path: never megabytes of base64 in the journal
     if isinstance(image, (str, os.PathLike)):
         return os.path.abspath(os.fspath(image))
     if isinstance(image, tuple) and image and isinstance(image[0], str):

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from nemovideo.protocol.errors import ConfigurationError, NemoError
+from nemovideo.protocol.inputs import is_data_uri
 from nemovideo.workflows.animate import animate
 from nemovideo.workflows.results import ProgressHandler, Video
 from nemovideo.workflows.steps import best_effort
@@ -71,7 +72,8 @@ class BatchSummary:
 def _item(value: Any, output_dir: Path | None, index: int) -> AnimateItem:
     item = value if isinstance(value, AnimateItem) else AnimateItem(value)
     if item.output is None and output_dir is not None:
-        stem = Path(os.fspath(item.image)).stem if isinstance(item.image, (str, Path)) else None
+        named = isinstance(item.image, (str, Path)) and not is_data_uri(item.image)
+        stem = Path(os.fspath(item.image)).stem if named else None
         name = f"{index:04d}-{stem or 'video'}.mp4"
         item = attrs.evolve(item, output=output_dir / name)
     return item

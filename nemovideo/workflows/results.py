@@ -6,10 +6,13 @@ import base64
 import enum
 import html
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import attrs
+
+from nemovideo.transport.durable import write_file_atomically
 
 __all__ = ["Progress", "ProgressHandler", "Stage", "Video", "format_bytes", "report_progress"]
 
@@ -85,7 +88,9 @@ def report_progress(handler: ProgressHandler | None, progress: Progress) -> None
         logger.exception("the progress callback raised; ignored")
 
 
-_INLINE_LIMIT = 50 * 1024 * 1024
+_MB = 1024 * 1024
+#: The largest video embedded in a notebook's output (base64 makes it a third larger).
+_INLINE_LIMIT = 50 * _MB
 
 
 @attrs.frozen
@@ -123,22 +128,70 @@ class Video:
         assert self.path is not None
         return self.path.read_bytes()
 
-    def save(self, dest: str | Path) -> Path:
-        """Write the MP4 to ``dest`` and return the path."""
+    def save(self, dest: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Write the MP4 to ``dest`` (a file path, or a folder to put it in) and return the path.
+
+        The file is written beside ``dest`` under a temporary name, flushed to disk and only
+        then renamed, so ``dest`` holds the whole video or nothing, even after a crash.
+
+        Raises:
+            FileExistsError: ``dest`` exists and ``overwrite`` is false.
+            OSError: the folder is missing or not writable, or the disk is full.
+
+        Example:
+            >>> video.save("keep/sunset.mp4")  # doctest: +SKIP
+            PosixPath('keep/sunset.mp4')
+        """
         target = Path(dest)
-        target.write_bytes(self.read_bytes())
-        return target
+        if target.is_dir():
+            target = target / (self.path.name if self.path is not None else f"{self.job_id}.mp4")
+        if self.path is not None and target.exists() and target.samefile(self.path):
+            return target  # already there
+        if self.data is not None:
+            return write_file_atomically(target, self.data, overwrite=overwrite)
+        assert self.path is not None
+        with open(self.path, "rb") as source:
+            return write_file_atomically(target, source, overwrite=overwrite)
 
     def _repr_html_(self) -> str:
-        """An inline player for Jupyter."""
-        if self.data is not None and self.size <= _INLINE_LIMIT:
-            src = "data:video/mp4;base64," + base64.b64encode(self.data).decode("ascii")
-        elif self.path is not None:
-            src = html.escape(self.path.as_posix(), quote=True)
-        else:
-            return f"<p>Video ({self.size} bytes) too large to show inline.</p>"
+        """An inline player for Jupyter, wherever the video is.
+
+        A file under the notebook's folder (the kernel's working folder) is played from there;
+        a video in memory, or a file elsewhere (which the notebook server cannot serve), is
+        embedded up to 50 MB; above that the output says where the file is.
+        """
         caption = html.escape(self.summary or f"session {self.session_id}")
+        src = self._player_source()
+        if src is None:
+            where = html.escape(str(self.path)) if self.path is not None else "memory"
+            return (
+                f"<p>Video ({self.size / _MB:.1f} MB) saved at <code>{where}</code>: too large "
+                "to embed in the notebook, and outside its folder. Open it from there, or save "
+                "it under the notebook's folder to play it here.</p>"
+            )
         return (
             f'<figure><video controls loop playsinline style="max-width:100%" src="{src}">'
             f"</video><figcaption>{caption}</figcaption></figure>"
         )
+
+    def _player_source(self) -> str | None:
+        if self.data is not None:
+            return _embedded(self.data) if len(self.data) <= _INLINE_LIMIT else None
+        if self.path is None:
+            return None
+        try:
+            relative = self.path.resolve().relative_to(Path.cwd().resolve())
+        except (ValueError, OSError):
+            relative = None
+        if relative is not None:
+            return html.escape(relative.as_posix(), quote=True)  # served beside the notebook
+        try:
+            if self.path.stat().st_size <= _INLINE_LIMIT:
+                return _embedded(self.path.read_bytes())
+        except OSError:
+            return None
+        return None
+
+
+def _embedded(data: bytes) -> str:
+    return "data:video/mp4;base64," + base64.b64encode(data).decode("ascii")

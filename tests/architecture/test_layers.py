@@ -1,8 +1,9 @@
 """The package's layers, read from its source: every import points down, and none goes in a circle.
 
-protocol -> transport -> resources -> workflows -> client -> faces (cli, testing). A module may
-import its own layer and the layers below it; the sandbox, a server of its own, imports only
-the protocol. Imports inside functions and under ``TYPE_CHECKING`` count like any other.
+protocol -> transport -> resources -> workflows -> client -> faces (cli, testing, sync). A
+module may import its own layer and the layers below it; the sandbox, a server of its own,
+imports only the protocol. Imports inside functions and under ``TYPE_CHECKING`` count like
+any other.
 """
 
 from __future__ import annotations
@@ -24,7 +25,16 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("resources", ("nemovideo.resources",)),
     ("workflows", ("nemovideo.workflows",)),
     ("client", ("nemovideo.client",)),
-    ("faces", ("nemovideo.cli", "nemovideo.testing", "nemovideo.__main__", "nemovideo.sandbox")),
+    (
+        "faces",
+        (
+            "nemovideo.cli",
+            "nemovideo.testing",
+            "nemovideo.__main__",
+            "nemovideo.sandbox",
+            "nemovideo.sync",
+        ),
+    ),
 )
 
 #: The package's front door loads every public name on demand; it is above every layer.
