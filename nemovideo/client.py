@@ -78,6 +78,7 @@ class NemoClient:
     def _init(self, transport: HTTPTransport, flows: FlowAccounting) -> None:
         self._transport = transport
         self._journal: Journal | None = None
+        self._journal_for: object = None
         self._flows = flows
         self.session = SessionResource(transport)
         self.upload = UploadResource(transport)
@@ -219,8 +220,10 @@ class NemoClient:
         path = self.config.journal_path
         if path is None:
             return None
-        if self._journal is None or self._journal.given != path:
+        if self._journal is None or self._journal_for != path:
             from nemovideo.workflows.journal import Journal
 
             self._journal = Journal(path, lease=self.config.journal_lease)
+            self._journal_for = path
         return self._journal
+

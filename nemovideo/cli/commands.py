@@ -207,10 +207,10 @@ async def resume(args: argparse.Namespace, console: Console) -> int:
             raise ConfigurationError("No journal to resume from: pass --journal PATH.")
         pending = journal.pending()
         if not pending:
-            console.notice(f"Nothing to resume in {journal.path}.")
+            console.notice(f"Nothing to resume in {journal.where}.")
             console.result("Nothing to resume.", {"summary": True, "done": 0, "failed": 0})
             return ExitCode.OK
-        console.notice(f"Resuming {len(pending)} unfinished flow(s) from {journal.path}...")
+        console.notice(f"Resuming {len(pending)} unfinished flow(s) from {journal.where}...")
         results = await client.resume(journal, output_dir=args.output_dir)
     for index, result in enumerate(results, 1):
         _report_item(console, result, f"[{index}/{len(results)}]")

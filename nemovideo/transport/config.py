@@ -136,6 +136,14 @@ def default_journal_path(env: Mapping[str, str]) -> Path:
     return Path(base) / "nemovideo" / "journal.db"
 
 
+def _journal_target(value: object) -> Path | str:
+    """A ledger setting: a ``postgresql://`` URL stays text (a Path would fold its ``//``)."""
+    text = os.fspath(value) if isinstance(value, (str, os.PathLike)) else str(value)
+    if isinstance(text, str) and text.strip().lower().startswith(("postgresql://", "postgres://")):
+        return text.strip()
+    return Path(text)
+
+
 def default_client_id_path(env: Mapping[str, str]) -> Path:
     """``~/.config/nemovideo/client_id`` (or under ``XDG_CONFIG_HOME``), shared with other tools."""
     base = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
@@ -232,7 +240,8 @@ class ClientConfig:
     #: flows wait before another process may resume them (a live run renews every third).
     journal_lease: float = attrs.field(default=60.0, validator=_positive)
     verify_ssl: bool = True
-    journal_path: Path | None = attrs.field(factory=lambda: default_journal_path(os.environ))
+    #: The ledger: an SQLite file, or a ``postgresql://`` URL (kept as text) shared by a fleet.
+    journal_path: Path | str | None = attrs.field(factory=lambda: default_journal_path(os.environ))
 
     @classmethod
     def resolve(
@@ -268,9 +277,9 @@ class ClientConfig:
         path = Path(client_id_path) if client_id_path else default_client_id_path(env)
         if "journal_path" not in settings:
             chosen = env.get("NEMO_JOURNAL", "").strip()
-            settings["journal_path"] = Path(chosen) if chosen else default_journal_path(env)
+            settings["journal_path"] = _journal_target(chosen or default_journal_path(env))
         elif settings["journal_path"] is not None:
-            settings["journal_path"] = Path(settings["journal_path"])  # type: ignore[arg-type]
+            settings["journal_path"] = _journal_target(settings["journal_path"])
         known = {f.name for f in attrs.fields(cls)}
         unknown = sorted(set(settings) - known)
         if unknown:
