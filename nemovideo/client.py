@@ -80,6 +80,9 @@ class NemoClient:
         self._journal: Journal | None = None
         self._journal_for: object = None
         self._flows = flows
+        if transport.rate_gate.shared is None and transport.config.journal_path is not None:
+            # One 429 pauses every process that shares the ledger, not only this client.
+            transport.rate_gate.shared = _JournalPause(self)
         self.session = SessionResource(transport)
         self.upload = UploadResource(transport)
         self.chat = ChatResource(transport)
@@ -227,3 +230,29 @@ class NemoClient:
             self._journal_for = path
         return self._journal
 
+
+class _JournalPause:
+    """The fleet's rate-limit pause, kept in a client's journal (the ``RateGate``'s hook).
+
+    The journal is opened only when a pause is told or read; a pause is for one API address.
+    """
+
+    def __init__(self, client: NemoClient) -> None:
+        self._client = client
+
+    def _ledger(self) -> Any:
+        from nemovideo.workflows.journal import LedgerPause
+
+        journal = self._client.journal
+        if journal is None:
+            return None
+        return LedgerPause(journal, str(self._client.config.base_url))
+
+    async def pause_until(self, ts: float) -> None:
+        ledger = self._ledger()
+        if ledger is not None:
+            await ledger.pause_until(ts)
+
+    async def paused_until(self) -> float:
+        ledger = self._ledger()
+        return 0.0 if ledger is None else float(await ledger.paused_until())
