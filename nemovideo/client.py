@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import AsyncIterable, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -173,9 +173,16 @@ class NemoClient:
         return await animate(self, image, prompt, **options)
 
     def animate_many(
-        self, items: Iterable[AnimateItem | str | Path], *, concurrency: int = 4, **options: Any
+        self,
+        items: Iterable[AnimateItem | str | Path] | AsyncIterable[AnimateItem | str | Path],
+        *,
+        concurrency: int = 4,
+        **options: Any,
     ) -> Batch:
         """Animate many images, ``concurrency`` at a time; iterate the results as they finish.
+
+        ``items`` may be a list, any iterable or an async iterable: it is read one item at a
+        time as workers free up, so memory does not grow with the number of items.
 
         Example:
             >>> batch = client.animate_many(["a.jpg", "b.png"], output_dir="out")  # doctest: +SKIP
