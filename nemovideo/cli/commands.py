@@ -13,6 +13,7 @@ import attrs
 from nemovideo.cli.exitcodes import ExitCode, exit_code_for
 from nemovideo.cli.output import Console, describe_video, video_record
 from nemovideo.cli.progress import ProgressDisplay
+from nemovideo.cli.queue import QUEUE_COMMANDS
 from nemovideo.cli.runtime import open_client, sandbox_class
 from nemovideo.protocol.errors import ConfigurationError, NemoError
 from nemovideo.protocol.intents import Intent
@@ -246,4 +247,5 @@ COMMANDS: dict[str, Command] = {
     "credits": credits,
     "export": export,
     "resume": resume,
+    **QUEUE_COMMANDS,
 }

@@ -7,6 +7,7 @@ from typing import Any
 
 from nemovideo._version import __version__
 from nemovideo.cli.exitcodes import EPILOG
+from nemovideo.cli.queue import add_queue_commands
 from nemovideo.cli.runtime import sandbox_option
 from nemovideo.workflows.animate import RESOLUTIONS
 
@@ -189,4 +190,5 @@ def build_parser() -> argparse.ArgumentParser:
         help="real seconds per service second (default 1.0; 0.01 makes 200 s take 2 s)",
     )
     sandbox.add_argument("--seed", type=int, help="seed for reproducible runs")
+    add_queue_commands(command)
     return parser

@@ -24,7 +24,16 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("resources", ("nemovideo.resources",)),
     ("workflows", ("nemovideo.workflows",)),
     ("client", ("nemovideo.client",)),
-    ("faces", ("nemovideo.cli", "nemovideo.testing", "nemovideo.__main__", "nemovideo.sandbox")),
+    (
+        "faces",
+        (
+            "nemovideo.cli",
+            "nemovideo.queue",
+            "nemovideo.testing",
+            "nemovideo.__main__",
+            "nemovideo.sandbox",
+        ),
+    ),
 )
 
 #: The package's front door loads every public name on demand; it is above every layer.
