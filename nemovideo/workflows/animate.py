@@ -94,6 +94,7 @@ async def animate(
         APITimeoutError: ``timeout`` passed.
         StorageError: the journal or the destination could not be written.
 
+    Note:
         After the paid chat message, an error's ``resumable`` is True (but for a session the
         service no longer knows): ``client.resume()`` finishes the flow without paying again.
     """
