@@ -273,9 +273,17 @@ class LedgerPause:
         self.scope = scope
 
     async def pause_until(self, ts: float) -> None:
-        """Record a pause until ``ts`` (Unix time)."""
+        """Record a pause until ``ts`` (Unix time).
+
+        Raises:
+            StorageError: the ledger could not be written (the gate logs it and goes on).
+        """
         await asyncio.to_thread(self.journal.pause_until, self.scope, ts)
 
     async def paused_until(self) -> float:
-        """Until when the fleet waits (Unix time; 0 or a past time: no pause)."""
+        """Until when the fleet waits (Unix time; 0 or a past time: no pause).
+
+        Raises:
+            StorageError: the ledger could not be read (the gate logs it and goes on).
+        """
         return await asyncio.to_thread(self.journal.paused_until, self.scope)

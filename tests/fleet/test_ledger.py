@@ -133,3 +133,10 @@ async def test_a_server_ledger_that_cannot_be_reached_is_a_storage_error(tmp_pat
     client = NemoClient("http://127.0.0.1:9", journal_path=book.url, client_id_path=tmp_path / "c")
     assert client.journal is not None and client.journal.url == book.url
     await client.close()
+
+
+def test_the_scale_out_guide_shows_the_schema_the_code_creates() -> None:
+    from nemovideo.workflows.ledgers.postgres import SCHEMA
+
+    guide = Path(__file__).resolve().parents[2] / "docs" / "guides" / "scale-out.md"
+    assert SCHEMA.strip() in guide.read_text(encoding="utf-8")
