@@ -84,7 +84,8 @@ if TYPE_CHECKING:
     from nemovideo.transport.retry import RequestKind, RetryPolicy
     from nemovideo.workflows.batch import AnimateItem, Batch, BatchResult, BatchSummary
     from nemovideo.workflows.conversation import Turn
-    from nemovideo.workflows.journal import FlowRecord, Journal
+    from nemovideo.workflows.journal import Journal
+    from nemovideo.workflows.ledgers.base import FlowRecord
     from nemovideo.workflows.results import Progress, Stage, Video
 
 #: Where each public name lives.
@@ -109,7 +110,7 @@ _EXPORTS: dict[str, str] = {
     "ErrorEvent": "nemovideo.protocol.events",
     "ExportBlockedError": "nemovideo.protocol.errors",
     "FileTooLargeError": "nemovideo.protocol.errors",
-    "FlowRecord": "nemovideo.workflows.journal",
+    "FlowRecord": "nemovideo.workflows.ledgers.base",
     "GenerationFailedError": "nemovideo.protocol.errors",
     "GuiTranslation": "nemovideo.protocol.gui",
     "HeartbeatEvent": "nemovideo.protocol.events",

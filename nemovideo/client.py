@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import AsyncIterable, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -78,12 +78,18 @@ class NemoClient:
         self._init(HTTPTransport(config, session=session), FlowAccounting(), {})
 
     def _init(
-        self, transport: HTTPTransport, flows: FlowAccounting, journals: dict[Path, Journal]
+        self,
+        transport: HTTPTransport,
+        flows: FlowAccounting,
+        journals: dict[tuple[Path | str, float], Journal],
     ) -> None:
         self._transport = transport
         self._flows = flows
-        # One Journal (one database connection) per path, shared with the clones.
+        # One Journal (one database connection) per ledger and lease, shared with the clones.
         self._journals = journals
+        if transport.rate_gate.shared is None and transport.config.journal_path is not None:
+            # One 429 pauses every process that shares the ledger, not only this client.
+            transport.rate_gate.shared = _JournalPause(self)
         self.session = SessionResource(transport)
         self.upload = UploadResource(transport)
         self.chat = ChatResource(transport)
@@ -176,9 +182,16 @@ class NemoClient:
         return await animate(self, image, prompt, **options)
 
     def animate_many(
-        self, items: Iterable[AnimateItem | str | Path], *, concurrency: int = 4, **options: Any
+        self,
+        items: Iterable[AnimateItem | str | Path] | AsyncIterable[AnimateItem | str | Path],
+        *,
+        concurrency: int = 4,
+        **options: Any,
     ) -> Batch:
         """Animate many images, ``concurrency`` at a time; iterate the results as they finish.
+
+        ``items`` may be a list, any iterable or an async iterable: it is read one item at a
+        time as workers free up, so memory does not grow with the number of items.
 
         Example:
             >>> batch = client.animate_many(["a.jpg", "b.png"], output_dir="out")  # doctest: +SKIP
@@ -226,9 +239,37 @@ class NemoClient:
         path = self.config.journal_path
         if path is None:
             return None
-        journal = self._journals.get(path)
+        lease = self.config.journal_lease
+        journal = self._journals.get((path, lease))
         if journal is None:
             from nemovideo.workflows.journal import Journal
 
-            journal = self._journals[path] = Journal(path, lease=self.config.journal_lease)
+            journal = self._journals[(path, lease)] = Journal(path, lease=lease)
         return journal
+
+
+class _JournalPause:
+    """The fleet's rate-limit pause, kept in a client's journal (the ``RateGate``'s hook).
+
+    The journal is opened only when a pause is told or read; a pause is for one API address.
+    """
+
+    def __init__(self, client: NemoClient) -> None:
+        self._client = client
+
+    def _ledger(self) -> Any:
+        from nemovideo.workflows.journal import LedgerPause
+
+        journal = self._client.journal
+        if journal is None:
+            return None
+        return LedgerPause(journal, str(self._client.config.base_url))
+
+    async def pause_until(self, ts: float) -> None:
+        ledger = self._ledger()
+        if ledger is not None:
+            await ledger.pause_until(ts)
+
+    async def paused_until(self) -> float:
+        ledger = self._ledger()
+        return 0.0 if ledger is None else float(await ledger.paused_until())

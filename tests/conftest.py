@@ -1,16 +1,20 @@
-"""Shared fixtures: the plugin's sandbox clients under the names the tests use, and a home of
-their own for the whole session, so that no test reads or writes the user's real one."""
+"""Shared fixtures: the plugin's sandbox clients under the names the tests use, a home of
+their own for every test, so that no test reads or writes the user's real one, and the ledger
+backends (SQLite, and PostgreSQL on a throwaway cluster of its own) for tests that run on both."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from nemovideo import NemoClient
 from nemovideo.testing import fast_retry_policy
+
+from .pgcluster import PgCluster, why_unavailable
 
 fast_retry = fast_retry_policy
 
@@ -39,11 +43,48 @@ def isolated_home(
 
 @pytest.fixture
 def make_sandbox_client(
-    nemo_client_factory: Callable[..., NemoClient],
+    nemo_client_factory: Callable[..., NemoClient], request: pytest.FixtureRequest
 ) -> Callable[..., NemoClient]:
-    return nemo_client_factory
+    """Clients for the sandbox; in a test that takes ``ledger``, their journal is that ledger."""
+    if "ledger" not in request.fixturenames:
+        return nemo_client_factory
+    ledger = request.getfixturevalue("ledger")
+
+    def factory(**settings: Any) -> NemoClient:
+        settings.setdefault("journal_path", ledger)
+        return nemo_client_factory(**settings)
+
+    return factory
 
 
 @pytest.fixture
 def sandbox_client(nemo_client: NemoClient) -> NemoClient:
     return nemo_client
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """A real PostgreSQL server for the session, on a free loopback port; removed at the end."""
+    reason = why_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    cluster = PgCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: PgCluster) -> str:
+    """A fresh, empty database of the session's cluster: ``postgresql://...``."""
+    return pg_cluster.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a test's journal lives: an SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "nemovideo" / "journal.db"
+    return str(request.getfixturevalue("pg_url"))

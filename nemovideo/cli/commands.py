@@ -19,6 +19,7 @@ from nemovideo.cli.exitcodes import ExitCode, cli_message, exit_code_for
 from nemovideo.cli.output import Console, describe_export, describe_video, video_record
 from nemovideo.cli.parser import IMAGE_EXTENSIONS
 from nemovideo.cli.progress import BatchStatus, ProgressDisplay
+from nemovideo.cli.queue import QUEUE_COMMANDS
 from nemovideo.cli.runtime import open_client
 from nemovideo.protocol.errors import ConfigurationError, NemoError
 from nemovideo.protocol.intents import Intent
@@ -353,10 +354,10 @@ async def resume(args: argparse.Namespace, console: Console) -> int:
             raise ConfigurationError("No journal to resume from: pass --journal PATH.")
         pending = journal.pending()
         if not pending:
-            console.notice(f"Nothing to resume in {journal.path}.")
+            console.notice(f"Nothing to resume in {journal.where}.")
             console.result("Nothing to resume.", {"summary": True, "done": 0, "failed": 0})
             return ExitCode.OK
-        console.notice(f"Resuming {len(pending)} unfinished flow(s) from {journal.path}...")
+        console.notice(f"Resuming {len(pending)} unfinished flow(s) from {journal.where}...")
         results = await client.resume(
             journal,
             output_dir=args.output_dir,
@@ -382,4 +383,5 @@ COMMANDS: dict[str, Command] = {
     "credits": credits,
     "export": export,
     "resume": resume,
+    **QUEUE_COMMANDS,
 }

@@ -341,6 +341,70 @@ def _add_auth(commands: Any) -> None:
                      nargs="?", default="status")  # fmt: skip
 
 
+def _number(kind: type[float] | type[int]) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+        return value
+
+    return parse
+
+
+def _add_queue_url(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--queue",
+        metavar="URL",
+        default=os.environ.get("NEMO_QUEUE"),
+        help="the queue's PostgreSQL database, postgresql://... (env NEMO_QUEUE)",
+    )
+
+
+def _add_queue_commands(commands: Any) -> None:
+    """``enqueue`` and ``worker`` (the ``queue`` extra; see :mod:`nemovideo.cli.queue`)."""
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return _command(commands, name, help_text)
+
+    enqueue = command("enqueue", "add one queue job per image (skipping images already queued)")
+    enqueue.add_argument("images", nargs="+", metavar="IMAGE", help="JPG/PNG/WEBP/HEIC files")
+    _add_queue_url(enqueue)
+    enqueue.add_argument("-o", "--output-dir", metavar="DIR", default=".", help="default: .")
+    enqueue.add_argument("--prompt", help="the same prompt for every image")
+    enqueue.add_argument("--duration", type=_number(float), default=5.0, help="seconds")
+    enqueue.add_argument("--resolution", choices=RESOLUTIONS, default="1080p")
+
+    worker = command("worker", "run queued jobs (one client per process) until stopped")
+    _add_queue_url(worker)
+    worker.add_argument(
+        "--concurrency", type=_number(int), default=4, help="jobs at once (default 4)"
+    )
+    worker.add_argument(
+        "--until-empty", action="store_true", help="exit 0 once no job waits or runs"
+    )
+    worker.add_argument(
+        "--journal",
+        metavar="PATH_OR_URL",
+        help="the flow ledger (default: the queue's database, which every worker shares)",
+    )
+    worker.add_argument(
+        "--stalled-after",
+        type=_number(float),
+        default=30.0,
+        metavar="SECONDS",
+        help="a worker silent this long is dead: its jobs are delivered again and its "
+        "flows' leases lapse (default 30)",
+    )
+    worker.add_argument(
+        "--time-scale",
+        type=_number(float),
+        help=argparse.SUPPRESS,  # for tests against a sandbox whose clock runs fast
+    )
+
+
 def _add_sandbox_command(commands: Any) -> None:
     sub = _command(
         commands,
@@ -420,6 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_export,
         _add_resume,
         _add_auth,
+        _add_queue_commands,
         _add_sandbox_command,
     ):
         add(commands)

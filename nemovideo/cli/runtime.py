@@ -73,7 +73,7 @@ def _settings(args: argparse.Namespace, *, sandbox_scale: float | None) -> dict[
     settings: dict[str, Any] = {}
     journal = getattr(args, "journal", None)
     if journal is not None:
-        settings["journal_path"] = Path(journal)
+        settings["journal_path"] = journal  # a path, or a postgresql:// URL (kept as text)
     elif sandbox:
         # Sandbox sessions vanish with the process: resuming them later against the real
         # service could only fail, so a sandbox run keeps no journal unless asked to.

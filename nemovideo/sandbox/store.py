@@ -10,6 +10,7 @@ import asyncio
 import collections
 import copy
 import random
+import time
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -266,6 +267,7 @@ class RequestRecord:
         route: the fault/route name (``"upload"``, ``"run_sse"``, ...) or ``None`` for
             unknown paths.
         fault: the kind of fault injected into this request, if any.
+        at: when it arrived (Unix time, real seconds).
     """
 
     method: str
@@ -276,6 +278,7 @@ class RequestRecord:
     had_authorization: bool
     had_attribution: bool
     fault: str | None = None
+    at: float = attrs.field(factory=time.time)
 
 
 @attrs.define

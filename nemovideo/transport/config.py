@@ -143,6 +143,14 @@ def default_journal_path(env: Mapping[str, str]) -> Path:
     return Path(base) / "nemovideo" / "journal.db"
 
 
+def _journal_target(value: object) -> Path | str:
+    """A ledger setting: a ``postgresql://`` URL stays text (a Path would fold its ``//``)."""
+    text = os.fspath(value) if isinstance(value, (str, os.PathLike)) else str(value)
+    if isinstance(text, str) and text.strip().lower().startswith(("postgresql://", "postgres://")):
+        return text.strip()
+    return Path(text)
+
+
 def default_client_id_path(env: Mapping[str, str] | None = None) -> Path:
     """``~/.config/nemovideo/client_id``, the one path every NemoVideo tool shares.
 
@@ -265,7 +273,8 @@ class ClientConfig:
     verify_ssl: bool = True
     trust_env: bool = True
     token_cache: bool = True
-    journal_path: Path | None = attrs.field(factory=lambda: default_journal_path(os.environ))
+    #: The ledger: an SQLite file, or a ``postgresql://`` URL (kept as text) shared by a fleet.
+    journal_path: Path | str | None = attrs.field(factory=lambda: default_journal_path(os.environ))
 
     @property
     def token_cache_path(self) -> Path:
@@ -308,9 +317,9 @@ class ClientConfig:
             settings["token_cache"] = _env_flag(env, "NEMO_TOKEN_CACHE", True)
         if "journal_path" not in settings:
             chosen = env.get("NEMO_JOURNAL", "").strip()
-            settings["journal_path"] = Path(chosen) if chosen else default_journal_path(env)
+            settings["journal_path"] = _journal_target(chosen or default_journal_path(env))
         elif settings["journal_path"] is not None:
-            settings["journal_path"] = Path(settings["journal_path"])  # type: ignore[arg-type]
+            settings["journal_path"] = _journal_target(settings["journal_path"])
         known = {f.name for f in attrs.fields(cls)}
         unknown = sorted(set(settings) - known)
         if unknown:

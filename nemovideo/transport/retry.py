@@ -21,9 +21,10 @@ import asyncio
 import enum
 import logging
 import math
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
@@ -42,9 +43,11 @@ from nemovideo.protocol.errors import (
     TokenRateLimitedError,
 )
 
-__all__ = ["RateGate", "RequestKind", "RetryPolicy"]
+__all__ = ["RateGate", "RequestKind", "RetryPolicy", "SharedPause"]
 
 logger = logging.getLogger("nemovideo.retry")
+
+_MAX_SHARED_WAIT = 600.0
 
 
 class RequestKind(enum.Enum):
@@ -129,30 +132,71 @@ class RetryPolicy:
         )
 
 
+class SharedPause(Protocol):
+    """Where a pause is shared beyond one process (a fleet's ledger); times are Unix seconds."""
+
+    async def pause_until(self, ts: float) -> None:
+        """Tell every sharer to hold its requests until ``ts``."""
+
+    async def paused_until(self) -> float:
+        """Until when the sharers hold their requests (0, or a past time: no pause)."""
+
+
 class RateGate:
     """Shared back-off: after a 429, every request of the client waits out the same pause.
 
     One refused request then slows the whole batch, instead of each concurrent flow learning of
-    the limit by being refused in turn.
+    the limit by being refused in turn. With ``shared`` (a fleet's ledger), a pause is also told
+    to every process sharing it, and theirs are read at most every ``refresh`` seconds.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, shared: SharedPause | None = None, *, refresh: float = 1.0) -> None:
         self._until = 0.0
+        self.shared = shared
+        self.refresh = refresh
+        self._read_at = -math.inf  # the loop time the shared pause was last read
+        self._telling: set[asyncio.Future[None]] = set()
 
     def block(self, seconds: float) -> None:
         """Hold requests for ``seconds`` from now (a longer existing pause stands)."""
-        now = asyncio.get_running_loop().time()
-        self._until = max(self._until, now + seconds)
+        loop = asyncio.get_running_loop()
+        self._until = max(self._until, loop.time() + seconds)
+        if self.shared is not None:
+            told = asyncio.ensure_future(self._tell(time.time() + seconds))
+            self._telling.add(told)  # a reference until it is done
+            told.add_done_callback(self._telling.discard)
+
+    async def _tell(self, ts: float) -> None:
+        assert self.shared is not None
+        try:
+            await self.shared.pause_until(ts)
+        except Exception as exc:  # the pause still holds here; the fleet learns by its own 429s
+            logger.info("could not share a rate-limit pause: %s", type(exc).__name__)
 
     @property
     def holding(self) -> bool:
-        """Whether a pause is in force now (a cheap check before :meth:`wait`)."""
-        return self._until > 0.0 and self._until > asyncio.get_running_loop().time()
+        """Whether :meth:`wait` must be called: a pause is in force now, or the shared pause
+        is due to be read again (a cheap check)."""
+        now = asyncio.get_running_loop().time()
+        if self._until > now:
+            return True
+        return self.shared is not None and now - self._read_at >= self.refresh
 
     async def wait(self, sleep: Callable[[float], Any]) -> None:
-        """Return once no pause is in force (each pause is waited out once, even if ``sleep``
-        does not advance the clock, as in time-scaled tests)."""
+        """Return once no pause is in force, here or (read at most every ``refresh`` seconds)
+        in the shared one. Each pause is waited out once, even if ``sleep`` does not advance
+        the clock, as in time-scaled tests."""
         loop = asyncio.get_running_loop()
+        if self.shared is not None and loop.time() - self._read_at >= self.refresh:
+            self._read_at = loop.time()  # one read at a time: the others go on meanwhile
+            try:
+                ahead = await self.shared.paused_until() - time.time()
+            except Exception as exc:
+                logger.info("could not read the shared rate-limit pause: %s", type(exc).__name__)
+                ahead = 0.0
+            ahead = min(ahead, _MAX_SHARED_WAIT)  # a bad clock or value never blocks for hours
+            if ahead > 0:
+                self._until = max(self._until, loop.time() + ahead)
         served = None
         while self._until > loop.time() and self._until != served:
             served = self._until

@@ -36,7 +36,7 @@ class _Keeper:
                 await asyncio.to_thread(self.journal.renew)
             except StorageError as exc:
                 # The flows go on; at worst another process may take one after the lease.
-                logger.warning("could not renew leases in %s: %s", self.journal.path, exc)
+                logger.warning("could not renew leases in %s: %s", self.journal.where, exc)
 
 
 _keepers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, _Keeper]] = (

@@ -164,7 +164,7 @@ async def wait_for_holder(book: Journal, flow_id: str) -> FlowRecord:
     while True:
         current = await asyncio.to_thread(book.get, flow_id)
         if current is None:
-            raise NemoError(f"Flow {flow_id} is no longer in the journal {book.path}.")
+            raise NemoError(f"Flow {flow_id} is no longer in the journal {book.where}.")
         if current.finished or not current.held():
             return current
         await asyncio.sleep(min(1.0, book.lease / 3))

@@ -68,8 +68,9 @@ async def resume(
     - a flow that another live run holds is left to it; a flow of another server is skipped.
 
     Videos go where each flow was told; a flow that kept its video in memory, or any flow when
-    ``output_dir`` is given, saves into ``output_dir`` (default: ``videos/`` beside the
-    journal). Steps are recorded in ``journal`` (default: the client's).
+    ``output_dir`` is given, saves into ``output_dir`` (default: ``videos/`` in the journal's
+    ``folder``: beside an SQLite file, the state folder for a PostgreSQL ledger). Steps are
+    recorded in ``journal`` (default: the client's).
 
     Returns one :class:`BatchResult` per flow this call took, in the journal's order.
 
@@ -84,7 +85,7 @@ async def resume(
     if concurrency < 1 or attempts < 1:
         raise ConfigurationError("concurrency and attempts must be at least 1.")
     folder = Path(output_dir) if output_dir is not None else None
-    default_dir = book.path.parent / "videos"
+    default_dir = book.folder / "videos"
     server = str(client.config.base_url)
     pending = await asyncio.to_thread(book.pending)
     gate = asyncio.Semaphore(concurrency)

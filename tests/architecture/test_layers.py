@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "faces",
         (
             "nemovideo.cli",
+            "nemovideo.queue",
             "nemovideo.testing",
             "nemovideo.__main__",
             "nemovideo.sandbox",

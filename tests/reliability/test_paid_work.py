@@ -37,6 +37,9 @@ from ..integration.test_animate import image, probe
 
 Factory = Callable[..., NemoClient]
 
+# Tests that take the ``ledger`` fixture (tests/conftest.py) run twice: on an SQLite file and on
+# a real PostgreSQL database; ``make_sandbox_client`` then gives every client that ledger.
+
 
 def starts(sandbox: Any) -> list[Any]:
     """Render start requests that reached the handler and were answered 200."""
@@ -165,7 +168,7 @@ async def _paid_then_stopped(client: NemoClient, sandbox: Any, out: Path) -> Non
 
 
 async def test_a_5xx_on_render_start_after_payment_is_resumable(
-    nemo_sandbox: Any, make_sandbox_client: Factory, tmp_path: Path
+    nemo_sandbox: Any, make_sandbox_client: Factory, tmp_path: Path, ledger: object
 ) -> None:
     client = make_sandbox_client()
     out = tmp_path / "out.mp4"
@@ -275,7 +278,7 @@ async def test_generation_recovery_ignores_the_render_poll_interval(
 
 @pytest.mark.nemo_sandbox(initial_credits=10_000, render_height=32, render_fps=5)
 async def test_two_resumers_at_once_finish_each_flow_once(
-    nemo_sandbox: Any, make_sandbox_client: Factory, tmp_path: Path
+    nemo_sandbox: Any, make_sandbox_client: Factory, tmp_path: Path, ledger: object
 ) -> None:
     first = make_sandbox_client()
     outs = [tmp_path / f"out{i}.mp4" for i in range(4)]
@@ -296,7 +299,7 @@ async def test_two_resumers_at_once_finish_each_flow_once(
 
 
 async def test_a_resume_beside_a_live_run_leaves_its_flow_alone(
-    nemo_sandbox: Any, make_sandbox_client: Factory, tmp_path: Path
+    nemo_sandbox: Any, make_sandbox_client: Factory, tmp_path: Path, ledger: object
 ) -> None:
     live = make_sandbox_client()
     out = tmp_path / "out.mp4"
@@ -387,7 +390,7 @@ async def test_resume_saves_an_in_memory_flow_beside_the_journal(
 
 @pytest.mark.nemo_sandbox(initial_credits=10_000)
 async def test_close_while_flows_run_keeps_them_resumable(
-    nemo_sandbox: Any, make_sandbox_client: Factory, tmp_path: Path
+    nemo_sandbox: Any, make_sandbox_client: Factory, tmp_path: Path, ledger: object
 ) -> None:
     client = make_sandbox_client()
     tasks = [
@@ -539,7 +542,7 @@ async def test_stale_part_files_are_cleaned_when_a_flow_is_resumed(
 
 @pytest.mark.nemo_sandbox(initial_credits=10_000)
 async def test_a_known_key_never_pays_again(
-    nemo_sandbox: Any, make_sandbox_client: Factory, tmp_path: Path
+    nemo_sandbox: Any, make_sandbox_client: Factory, tmp_path: Path, ledger: object
 ) -> None:
     client = make_sandbox_client()
     first, second = await asyncio.gather(
@@ -553,7 +556,7 @@ async def test_a_known_key_never_pays_again(
 
 
 async def test_a_key_finishes_its_interrupted_flow(
-    nemo_sandbox: Any, make_sandbox_client: Factory, tmp_path: Path
+    nemo_sandbox: Any, make_sandbox_client: Factory, tmp_path: Path, ledger: object
 ) -> None:
     client = make_sandbox_client()
     out = tmp_path / "o.mp4"
