@@ -25,13 +25,14 @@ from yarl import URL
 from nemovideo.protocol.envelope import error_from_response
 from nemovideo.protocol.errors import (
     APIConnectionError,
+    APITimeoutError,
     ConfigurationError,
     InvalidResponseError,
 )
 from nemovideo.transport.durable import fsync_folder
 from nemovideo.transport.wire import map_client_error, read_capped
 
-__all__ = ["ProgressCallback", "download_to_path", "is_complete_mp4"]
+__all__ = ["MIN_DOWNLOAD_RATE", "ProgressCallback", "download_to_path", "is_complete_mp4"]
 
 #: Called with (bytes done, total bytes or None).
 ProgressCallback = Callable[[int, "int | None"], object]
@@ -158,9 +159,11 @@ async def _stream(
         written = 0
         if on_progress is not None:
             on_progress(0, total)
+        pace = _Pace(timeout.sock_read or 60.0)
         try:
             async for chunk in response.content.iter_chunked(_CHUNK):
                 written += len(chunk)
+                pace.check(written)
                 if written > limit:
                     raise InvalidResponseError(
                         f"The download sent more than the {limit} bytes announced or allowed; "
@@ -182,6 +185,34 @@ async def _stream(
         if written == 0:
             raise InvalidResponseError("The download was empty; nothing was saved.")
         return written, announced
+
+
+#: The least a download must average over each ``download_read`` window: a server dripping a
+#: byte now and then never trips the per-read stall limit, but it trips this.
+MIN_DOWNLOAD_RATE = 1024
+
+
+class _Pace:
+    """Fails a transfer whose average over a window (the read-stall limit) is a drip."""
+
+    def __init__(self, window: float) -> None:
+        self.window = window
+        loop = asyncio.get_running_loop()
+        self._clock = loop.time
+        self._start = self._clock()
+        self._base = 0
+
+    def check(self, written: int) -> None:
+        elapsed = self._clock() - self._start
+        if elapsed < self.window:
+            return
+        if (written - self._base) / elapsed < MIN_DOWNLOAD_RATE:
+            raise APITimeoutError(
+                f"The download slowed to a drip (under {MIN_DOWNLOAD_RATE} bytes a second for "
+                f"{elapsed:.0f} s); stopped, nothing was saved. Try again later.",
+                request_sent=True,
+            )
+        self._start, self._base = self._clock(), written
 
 
 _BOX_HEADER = struct.Struct(">I4s")

@@ -25,6 +25,7 @@ from nemovideo.protocol.envelope import decode_answer
 from nemovideo.protocol.errors import (
     ConfigurationError,
     InsufficientCreditsError,
+    NemoError,
     RateLimitedError,
 )
 from nemovideo.transport.auth import Credentials, load_or_create_client_id
@@ -41,12 +42,27 @@ __all__ = ["HTTPTransport", "map_client_error", "read_capped"]
 logger = logging.getLogger("nemovideo.http")
 
 T = TypeVar("T")
+E = TypeVar("E", bound=NemoError)
 
 #: How many API URLs a transport keeps built (they differ only by session and job ids).
 _URL_CACHE_SIZE = 256
 
 #: Builds a request body afresh for each attempt (a multipart body cannot be sent twice).
 BodyFactory = Callable[[], Any]
+
+
+def _redacted(exc: E, *tokens_and_credentials: object) -> E:
+    """``exc`` with every known token value in its message replaced by ``[redacted]``."""
+    secrets = set()
+    for item in tokens_and_credentials:
+        value = item.current if isinstance(item, Credentials) else item
+        if isinstance(value, str) and len(value) >= 8:
+            secrets.add(value)
+    for secret in secrets:
+        if secret in exc.message:
+            exc.message = exc.message.replace(secret, "[redacted]")
+            exc.args = (exc.message, *exc.args[1:])
+    return exc
 
 
 class HTTPTransport:
@@ -372,13 +388,17 @@ class HTTPTransport:
         try:
             return await attempt()
         except InsufficientCreditsError as exc:
-            raise self._with_register_link(exc) from None
+            raise self._with_register_link(_redacted(exc, used[0], credentials)) from None
         except Exception as exc:
             first: Exception | None = exc
         try:
             return await self._retry_loop(attempt, first, kind, policy, used, client_id_header)
         except InsufficientCreditsError as exc:
-            raise self._with_register_link(exc) from None
+            raise self._with_register_link(_redacted(exc, used[0], credentials)) from None
+        except NemoError as exc:
+            # A server that echoes the request's Authorization header in its error body would
+            # put the token into str(error): no known token value leaves in an error's text.
+            raise _redacted(exc, used[0], credentials) from exc.__cause__
 
     async def _retry_loop(
         self,
