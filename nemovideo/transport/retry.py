@@ -13,6 +13,9 @@ WORK requests create work (chat messages cost credits; uploads and renders add t
 once the request may have reached the server they are never repeated. WRITE requests are not
 idempotent either, but a duplicate is harmless and free (an unused session or claim token), so
 they are retried like reads. Refusals (429, 1001, 400) arrive before anything ran.
+
+tenacity is imported only when a request fails and its controller is built: most requests
+succeed at once, and tenacity imports tornado whenever tornado is installed.
 """
 
 from __future__ import annotations
@@ -23,12 +26,9 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
-from tenacity.retry import retry_base
-from tenacity.wait import wait_base, wait_exponential, wait_random
 
 from nemovideo.protocol.errors import (
     APIConnectionError,
@@ -41,6 +41,9 @@ from nemovideo.protocol.errors import (
     StreamDisconnectedError,
     TokenRateLimitedError,
 )
+
+if TYPE_CHECKING:
+    from tenacity import AsyncRetrying, RetryCallState
 
 __all__ = ["RateGate", "RequestKind", "RetryPolicy"]
 
@@ -116,6 +119,8 @@ class RetryPolicy:
         on_missing_client_id: Callable[[], None] | None = None,
     ) -> AsyncRetrying:
         """A tenacity ``AsyncRetrying`` that applies this table to one call."""
+        from tenacity import AsyncRetrying, stop_after_attempt
+
         decide = _Decide(self, kind, on_auth_failure, on_missing_client_id)
         return AsyncRetrying(
             retry=decide,
@@ -159,8 +164,8 @@ class RateGate:
             await sleep(served - loop.time())
 
 
-class _Decide(retry_base):
-    """Decide, per failure, whether the table allows one more attempt."""
+class _Decide:
+    """Decide, per failure, whether the table allows one more attempt (tenacity's ``retry``)."""
 
     def __init__(
         self,
@@ -210,10 +215,13 @@ class _Decide(retry_base):
         return False
 
 
-class _Wait(wait_base):
-    """Retry-After for 429s, nothing for fixed-up auth, capped jittered backoff otherwise."""
+class _Wait:
+    """Retry-After for 429s, nothing for fixed-up auth, capped jittered backoff otherwise
+    (tenacity's ``wait``)."""
 
     def __init__(self, policy: RetryPolicy) -> None:
+        from tenacity.wait import wait_exponential, wait_random
+
         self.policy = policy
         # Capped exponential backoff plus full jitter, from tenacity's own building blocks.
         self.backoff = wait_exponential(
