@@ -204,14 +204,17 @@ def _structurer(cls: type) -> _Structurer:
     return fn
 
 
-def _drop_nulls(value: Mapping[str, Any]) -> dict[str, Any]:
-    # A JSON null for an optional field means "not given": let the attrs default apply.
+def _drop_nulls(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    # A JSON null for an optional field means "not given": let the attrs default apply. (The
+    # structuring functions only read their input, so one without nulls is passed as it is.)
+    if None not in value.values():
+        return value
     return {k: v for k, v in value.items() if v is not None}
 
 
 def structure(value: Any, cls: type[T]) -> T:
     """Build ``cls`` from a decoded JSON value, or raise `InvalidResponseError`."""
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise InvalidResponseError(
             f"The API answered {type(value).__name__} where a {cls.__name__} object was expected."
         )
