@@ -224,7 +224,11 @@ async def _flows(
             async with gate:
                 if side == "sdk":
                     await client.animate(
-                        ("frame.png", image), "waves roll in", output=dest, journal=False
+                        ("frame.png", image),
+                        "waves roll in",
+                        output=dest,
+                        journal=False,
+                        overwrite=True,  # the warm-up rounds wrote the same names
                     )
                 else:
                     await _bare_flow(http, url, headers, image, dest)

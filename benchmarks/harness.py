@@ -57,9 +57,9 @@ class Result:
     """One row of the table: a figure, the bound it must meet, and the numbers behind it.
 
     Attributes:
-        key: ``P1`` ... ``P8``.
+        key: ``P1`` ... ``P10``.
         workload: what was measured, in a few words.
-        figure: the headline number (a ratio, or milliseconds for P8).
+        figure: the headline number (a ratio; milliseconds for P8, KiB per flow for P9).
         unit: how to read ``figure`` (``"x"`` for a ratio, ``"ms"``).
         target: the bound, e.g. ``"<= 1.10"``.
         passed: whether every bound of the row was met.

@@ -17,6 +17,8 @@ import aiohttp
 from harness import TOKEN, Result, Timing, interleave_async
 
 from nemovideo import NemoClient
+from nemovideo.transport.middleware import AttributionMiddleware
+from nemovideo.transport.retry import RequestKind
 
 __all__ = ["run_requests_benchmarks"]
 
@@ -82,13 +84,31 @@ def _ratio_row(
     )
 
 
+#: The SDK's layers, each measured on top of the one before (see _bench_state).
+LAYERS = ("bare", "middleware", "transport", "sdk")
+
+
 async def _bench_state(
-    url: str, calls: int, workers: int, rounds: int, key: str, workload: str
+    url: str, calls: int, workers: int, rounds: int, key: str, workload: str, layers: bool
 ) -> Result:
+    """``state.get`` against bare aiohttp; with ``layers``, also the layers in between.
+
+    The layers, each adding one part of the SDK to the one before, interleaved in the same
+    rounds: ``middleware`` is bare aiohttp with the SDK's attribution middleware (which adds
+    the attribution headers); ``transport`` is the SDK's transport (token, retry table,
+    envelope decoding) returning the decoded JSON; ``sdk`` adds the typed ``SessionState``.
+    """
     async with NemoClient(url, token=TOKEN, journal_path=None) as client:
         headers = _headers(client)
         state_url = f"{url}/api/state/nemo_agent/me/{_SID}/latest"
-        async with aiohttp.ClientSession() as http:
+        state_path = f"/api/state/nemo_agent/me/{_SID}/latest"
+        attribution = AttributionMiddleware(client.config.base_url, client.config.attribution)
+        token_only = {"Authorization": headers["Authorization"]}
+        transport = client._transport
+        async with (
+            aiohttp.ClientSession() as http,
+            aiohttp.ClientSession(middlewares=(attribution,)) as with_middleware,
+        ):
 
             async def sdk_one() -> None:
                 await client.state.get(_SID)
@@ -97,15 +117,39 @@ async def _bench_state(
                 async with http.get(state_url, headers=headers) as response:
                     await response.json()
 
-            cpu = {"sdk": Timing(), "bare": Timing()}
+            async def middleware_one() -> None:
+                async with with_middleware.get(state_url, headers=token_only) as response:
+                    await response.json()
+
+            async def transport_one() -> None:
+                await transport.request("GET", state_path, kind=RequestKind.READ)
+
+            ones = {
+                "bare": bare_one,
+                "middleware": middleware_one,
+                "transport": transport_one,
+                "sdk": sdk_one,
+            }
+            names = LAYERS if layers else ("sdk", "bare")
+            cpu = {name: Timing() for name in names}
             sides = {
-                "sdk": _timed(lambda: _spread(calls, workers, sdk_one), cpu["sdk"]),
-                "bare": _timed(lambda: _spread(calls, workers, bare_one), cpu["bare"]),
+                name: _timed(lambda one=ones[name]: _spread(calls, workers, one), cpu[name])
+                for name in names
             }
             timings = await interleave_async(sides, rounds)
     for side in cpu.values():
         del side.samples[:1]  # the warm-up round's
-    return _ratio_row(key, workload, timings, cpu, 1.10, calls, "call")
+    row = _ratio_row(key, workload, timings, cpu, 1.10, calls, "call")
+    if layers:
+        row.details["layers_cpu_us_per_call"] = {
+            name: cpu[name].median / calls * 1e6 for name in names
+        }
+        row.details["layers_us_per_call"] = {
+            name: timings[name].median / calls * 1e6 for name in names
+        }
+        steps = [f"{name} {cpu[name].median / calls * 1e6:.0f}" for name in names]
+        row.note = "CPU us per call, one layer at a time: " + ", ".join(steps)
+    return row
 
 
 async def _bench_stream(url: str, events: int, rounds: int) -> Result:
@@ -157,8 +201,10 @@ async def _run(url: str, quick: bool) -> list[Result]:
     rounds = 3 if quick else 7
     events = 10_000 if quick else 100_000
     return [
-        await _bench_state(url, calls, 1, rounds, "P1", f"{calls:,} sequential state.get"),
-        await _bench_state(url, calls, 64, rounds, "P2", f"{calls:,} state.get, 64 callers"),
+        await _bench_state(url, calls, 1, rounds, "P1", f"{calls:,} sequential state.get", False),
+        await _bench_state(
+            url, calls, 64, rounds, "P2", f"{calls:,} state.get, 64 callers", layers=True
+        ),
         await _bench_stream(url, events, 3 if quick else 5),
     ]
 

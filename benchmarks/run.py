@@ -34,7 +34,7 @@ from harness import Result, cpu_count, format_markdown, format_table, spawn  # n
 __all__ = ["ALL_KEYS", "main", "run_all"]
 
 #: Every benchmark, in the order they run.
-ALL_KEYS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8")
+ALL_KEYS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10")
 _DEFAULT_JSON = HERE / "results" / "latest.json"
 
 
@@ -74,6 +74,18 @@ def _flows(quick: bool) -> list[Result]:
     return [run_flows_benchmark(quick)]
 
 
+def _in_flight(quick: bool) -> list[Result]:
+    from inflight_bench import run_inflight_benchmark
+
+    return [run_inflight_benchmark(quick)]
+
+
+def _resume(quick: bool) -> list[Result]:
+    from inflight_bench import run_resume_benchmark
+
+    return [run_resume_benchmark(quick)]
+
+
 def _imports(quick: bool) -> list[Result]:
     from import_bench import run_import_benchmark
 
@@ -90,6 +102,8 @@ def run_all(
         ({"P1", "P2", "P3", "P5", "P6"}, lambda: _with_local_server(quick, chosen)),
         ({"P4"}, lambda: _decoder(quick)),
         ({"P7"}, lambda: _flows(quick)),
+        ({"P9"}, lambda: _in_flight(quick)),
+        ({"P10"}, lambda: _resume(quick)),
         ({"P8"}, lambda: _imports(quick)),
     ]
     for covers, step in steps:

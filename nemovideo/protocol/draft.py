@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from nemovideo.protocol.errors import InvalidResponseError
-from nemovideo.protocol.tracks import Track
 from nemovideo.protocol.wire import (
     as_int,
     as_str,
@@ -32,6 +31,9 @@ from nemovideo.protocol.wire import (
     percent,
     span,
 )
+
+if TYPE_CHECKING:  # loaded on the first read of `Draft.tracks`: a state poll never builds them
+    from nemovideo.protocol.tracks import Track
 
 __all__ = ["Draft", "describe_changes"]
 
@@ -71,6 +73,8 @@ class Draft:
     @functools.cached_property
     def tracks(self) -> tuple[Track, ...]:
         """The tracks in wire order; malformed entries are skipped."""
+        from nemovideo.protocol.tracks import Track
+
         items = first(self._wire, "t", "tracks")
         tracks = items if isinstance(items, list) else []
         return tuple(Track.from_wire(t, copy=False) for t in tracks if isinstance(t, Mapping))

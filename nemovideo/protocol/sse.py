@@ -17,6 +17,7 @@ CRLF pair changes nothing and no per-character Python loop is needed.
 
 from __future__ import annotations
 
+import contextlib
 from itertools import repeat
 from typing import NamedTuple
 
@@ -253,71 +254,69 @@ class SSEDecoder:
         return buf[end:]
 
     def _process(self, lines: list[bytes]) -> list[ServerSentEvent]:
-        # The hot loop: state lives in locals and is written back once at the end.
+        """Interpret complete lines in order (spec 9.2.6); return the events they dispatch.
+
+        Each line is one step: a blank line dispatches the event being built, a ``data:``
+        line adds to its data, and any other line is a field (or a comment).
+        """
         events: list[ServerSentEvent] = []
-        data = self._data
-        data_size = self._data_size
-        limit = self._max
-        event_type = self._event_type
-        block_retry = self._block_retry
-        id_buffer = self._id_buffer
-        append_event = events.append
+        dispatch, add_data, field = self._dispatch, self._add_data, self._field
         for line in lines:
             if not line:
-                # A blank line dispatches (spec: "If the line is empty").
-                self._last_event_id = id_buffer
-                if data:
-                    if len(data) == 1:
-                        text = data[0].decode("utf-8", "replace")
-                    else:
-                        text = b"\n".join(data).decode("utf-8", "replace")
-                    append_event(
-                        ServerSentEvent(
-                            event_type.decode("utf-8", "replace") if event_type else "message",
-                            text,
-                            id_buffer,
-                            block_retry,
-                        )
-                    )
-                    data = []
-                    data_size = 0
-                event_type = b""
-                block_retry = None
-                continue
-            if line.startswith(b"data: "):
-                value = line[6:]
+                dispatch(events)
+            elif line.startswith(b"data: "):  # the usual line, without splitting it
+                add_data(line[6:])
             else:
-                colon = line.find(b":")
-                if colon == 0:
-                    continue  # a comment
-                if colon < 0:
-                    field = line
-                    value = b""
-                else:
-                    field = line[:colon]
-                    start = colon + 2 if line.startswith(b" ", colon + 1) else colon + 1
-                    value = line[start:]
-                if field != b"data":
-                    if field == b"event":
-                        event_type = value
-                    elif field == b"id":
-                        if b"\x00" not in value:
-                            id_buffer = value.decode("utf-8", "replace")
-                    elif field == b"retry" and value.isdigit():
-                        try:
-                            block_retry = int(value)
-                        except ValueError:  # more digits than int() accepts
-                            continue
-                        self._retry = block_retry
-                    continue
-            data.append(value)
-            data_size += len(value) + 1
-            if data_size > limit:
-                self._data_size = data_size
-                self._fail()
-        self._data = data
-        self._data_size = data_size
-        self._event_type = event_type
-        self._block_retry = block_retry
-        self._id_buffer = id_buffer
+                field(line)
         return events
+
+    def _dispatch(self, events: list[ServerSentEvent]) -> None:
+        """A blank line: the event built so far goes out if it has data (spec: "If the line
+        is empty"), and a new one begins."""
+        id_buffer = self._last_event_id = self._id_buffer
+        data = self._data
+        if data:
+            raw = data[0] if len(data) == 1 else b"\n".join(data)
+            event_type = self._event_type
+            events.append(
+                ServerSentEvent(
+                    event_type.decode("utf-8", "replace") if event_type else "message",
+                    raw.decode("utf-8", "replace"),
+                    id_buffer,
+                    self._block_retry,
+                )
+            )
+            self._data = []
+            self._data_size = 0
+        self._event_type = b""
+        self._block_retry = None
+
+    def _add_data(self, value: bytes) -> None:
+        """A ``data`` field: one more line of the event's data, within the size limit."""
+        self._data.append(value)
+        size = self._data_size = self._data_size + len(value) + 1
+        if size > self._max:
+            self._fail()
+
+    def _field(self, line: bytes) -> None:
+        """Any other line: split it at the first colon (one space after it is dropped), then
+        set the field it names; a line starting with a colon is a comment, unknown fields are
+        ignored."""
+        colon = line.find(b":")
+        if colon == 0:
+            return
+        if colon < 0:
+            name, value = line, b""
+        else:
+            start = colon + 2 if line.startswith(b" ", colon + 1) else colon + 1
+            name, value = line[:colon], line[start:]
+        if name == b"data":
+            self._add_data(value)
+        elif name == b"event":
+            self._event_type = value
+        elif name == b"id":
+            if b"\x00" not in value:  # an id with a NUL is ignored
+                self._id_buffer = value.decode("utf-8", "replace")
+        elif name == b"retry" and value.isdigit():
+            with contextlib.suppress(ValueError):  # more digits than int() accepts
+                self._retry = self._block_retry = int(value)

@@ -12,6 +12,7 @@ import asyncio
 import sys
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import aiohttp
 
@@ -21,16 +22,14 @@ from nemovideo.protocol.errors import (
     ConfigurationError,
     StreamDisconnectedError,
 )
-from nemovideo.protocol.events import (
-    ChatEvent,
-    HeartbeatEvent,
-    parse_event_data,
-)
-from nemovideo.protocol.reply import ChatReply, ReplyAccumulator
 from nemovideo.protocol.sse import SSEDecoder
 from nemovideo.transport.http import HTTPTransport
 from nemovideo.transport.retry import RetryPolicy
 from nemovideo.transport.streams import open_stream
+
+if TYPE_CHECKING:  # loaded by the first stream: a client that never chats never builds them
+    from nemovideo.protocol.events import ChatEvent
+    from nemovideo.protocol.reply import ChatReply
 
 if sys.version_info >= (3, 11):
     from asyncio import timeout_at
@@ -56,6 +55,8 @@ class ChatStream:
     def __init__(
         self, transport: HTTPTransport, session_id: str, text: str, retry: RetryPolicy | None
     ) -> None:
+        from nemovideo.protocol.reply import ReplyAccumulator
+
         self._transport = transport
         self.session_id = session_id
         self._text = text
@@ -145,6 +146,8 @@ class ChatStream:
     async def _read(
         self, response: aiohttp.ClientResponse, total: float
     ) -> AsyncIterator[ChatEvent]:
+        from nemovideo.protocol.events import HeartbeatEvent, parse_event_data
+
         cfg = self._transport.config
         idle = cfg.timeouts.stream_idle
         decoder = SSEDecoder(max_event_bytes=cfg.max_event_bytes)

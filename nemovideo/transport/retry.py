@@ -13,6 +13,9 @@ WORK requests create work (chat messages cost credits; uploads and renders add t
 once the request may have reached the server they are never repeated. WRITE requests are not
 idempotent either, but a duplicate is harmless and free (an unused session or claim token), so
 they are retried like reads. Refusals (429, 1001, 400) arrive before anything ran.
+
+tenacity is imported only when a request fails and its controller is built: most requests
+succeed at once, and tenacity imports tornado whenever tornado is installed.
 """
 
 from __future__ import annotations
@@ -24,12 +27,9 @@ import math
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
-from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
-from tenacity.retry import retry_base
-from tenacity.wait import wait_base, wait_exponential, wait_random
 
 from nemovideo.protocol.errors import (
     APIConnectionError,
@@ -42,6 +42,9 @@ from nemovideo.protocol.errors import (
     StreamDisconnectedError,
     TokenRateLimitedError,
 )
+
+if TYPE_CHECKING:
+    from tenacity import AsyncRetrying, RetryCallState
 
 __all__ = ["RateGate", "RequestKind", "RetryPolicy", "SharedPause"]
 
@@ -119,6 +122,8 @@ class RetryPolicy:
         on_missing_client_id: Callable[[], None] | None = None,
     ) -> AsyncRetrying:
         """A tenacity ``AsyncRetrying`` that applies this table to one call."""
+        from tenacity import AsyncRetrying, stop_after_attempt
+
         decide = _Decide(self, kind, on_auth_failure, on_missing_client_id)
         return AsyncRetrying(
             retry=decide,
@@ -203,8 +208,8 @@ class RateGate:
             await sleep(served - loop.time())
 
 
-class _Decide(retry_base):
-    """Decide, per failure, whether the table allows one more attempt."""
+class _Decide:
+    """Decide, per failure, whether the table allows one more attempt (tenacity's ``retry``)."""
 
     def __init__(
         self,
@@ -254,10 +259,13 @@ class _Decide(retry_base):
         return False
 
 
-class _Wait(wait_base):
-    """Retry-After for 429s, nothing for fixed-up auth, capped jittered backoff otherwise."""
+class _Wait:
+    """Retry-After for 429s, nothing for fixed-up auth, capped jittered backoff otherwise
+    (tenacity's ``wait``)."""
 
     def __init__(self, policy: RetryPolicy) -> None:
+        from tenacity.wait import wait_exponential, wait_random
+
         self.policy = policy
         # Capped exponential backoff plus full jitter, from tenacity's own building blocks.
         self.backoff = wait_exponential(
