@@ -16,7 +16,7 @@ import attrs
 
 from nemovideo.cli.auth import auth
 from nemovideo.cli.exitcodes import ExitCode, cli_message, exit_code_for
-from nemovideo.cli.output import Console, describe_export, describe_video, video_record
+from nemovideo.cli.output import Console, describe_video, video_record
 from nemovideo.cli.parser import IMAGE_EXTENSIONS
 from nemovideo.cli.progress import BatchStatus, ProgressDisplay
 from nemovideo.cli.queue import QUEUE_COMMANDS
@@ -24,7 +24,7 @@ from nemovideo.cli.runtime import open_client
 from nemovideo.protocol.errors import ConfigurationError, NemoError
 from nemovideo.protocol.intents import Intent
 from nemovideo.workflows.batch import AnimateItem, BatchResult
-from nemovideo.workflows.conversation import converse, describe_credits
+from nemovideo.workflows.conversation import converse, describe_credits, describe_export
 
 __all__ = ["COMMANDS", "Command", "make_dir", "overwrite_option", "unique_output"]
 

@@ -6,18 +6,16 @@ from the text first, so that no message, result or traceback can ever show one.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from nemovideo.workflows.results import Video, format_bytes
 
 if TYPE_CHECKING:
-    from nemovideo.protocol.models import RenderJob
+    pass
 
-__all__ = ["REDACTED", "Console", "describe_export", "describe_video", "video_record"]
+__all__ = ["REDACTED", "Console", "describe_video", "video_record"]
 
 REDACTED = "[redacted]"
 _MIN_SECRET = 6  # shorter strings would redact ordinary words
@@ -133,24 +131,3 @@ def describe_video(video: Video, *, lasting_session: bool = True) -> str:
     if video.claim_url:
         lines.append(f"Keep this work in your account: {video.claim_url}")
     return "\n".join(lines)
-
-
-def describe_export(job: RenderJob, path: Path | None) -> str:
-    """A finished export in one line, sizes written like every other size of the CLI.
-
-    Example: ``Exported the video to out.mp4 (5 s, 14.2 KB).``
-    """
-    details = []
-    if job.duration is not None:
-        details.append(f"{job.duration:g} s")
-    size = job.size
-    if path is not None:
-        with contextlib.suppress(OSError):
-            size = path.stat().st_size
-    if size is not None:
-        details.append(format_bytes(size))
-    extra = f" ({', '.join(details)})" if details else ""
-    if path is not None:
-        return f"Exported the video to {path}{extra}."
-    where = f": {job.url}" if job.url else f"; job {job.id}"
-    return f"The video is rendered{extra}{where}"

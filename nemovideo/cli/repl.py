@@ -26,12 +26,12 @@ from typing import Any, TextIO
 
 from nemovideo.cli.commands import make_dir
 from nemovideo.cli.exitcodes import ExitCode, cli_message, exit_code_for
-from nemovideo.cli.output import Console, describe_export
+from nemovideo.cli.output import Console
 from nemovideo.cli.progress import ProgressDisplay, format_elapsed
 from nemovideo.cli.runtime import open_client
 from nemovideo.protocol.errors import AuthenticationError, NemoError, SessionNotFoundError
 from nemovideo.protocol.intents import Intent, route
-from nemovideo.workflows.conversation import Turn, converse
+from nemovideo.workflows.conversation import Turn, converse, describe_export
 
 __all__ = ["STILL_WORKING_EVERY", "chat", "history_path", "missing_files", "split_files"]
 

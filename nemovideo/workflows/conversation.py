@@ -45,7 +45,7 @@ from nemovideo.workflows.results import (
 if TYPE_CHECKING:
     from nemovideo.workflows.host import WorkflowClient
 
-__all__ = ["Turn", "converse", "describe_credits"]
+__all__ = ["Turn", "converse", "describe_credits", "describe_export"]
 
 logger = logging.getLogger("nemovideo.workflows.conversation")
 
@@ -120,7 +120,8 @@ def _describe_upload(result: UploadResult) -> str:
     return f"Uploaded {names}."
 
 
-def _describe_job(job: RenderJob, path: Path | None) -> str:
+def describe_export(job: RenderJob, path: Path | None) -> str:
+    """A finished export in one line: ``Exported the video to out.mp4 (5 s, 14.2 KB).``"""
     details = []
     if job.duration is not None:
         details.append(f"{job.duration:g} s")
@@ -255,7 +256,7 @@ async def _export(
         report_progress(on_progress, Progress(Stage.DONE, size, size, "Done"))
     return Turn(
         Intent.EXPORT,
-        _describe_job(job, path),
+        describe_export(job, path),
         session_id,
         state=state,
         job=job,

@@ -346,8 +346,8 @@ def test_batch_json_items_carry_no_per_item_credits_and_the_summary_is_said_once
 
 
 def test_export_sizes_use_the_cli_formatter() -> None:
-    from nemovideo.cli.output import describe_export
     from nemovideo.protocol.models import RenderJob
+    from nemovideo.workflows.conversation import describe_export
 
     job = RenderJob(id="render_1", duration=5.0, size=14_200)
     assert describe_export(job, None).startswith("The video is rendered (5 s, 14.2 KB)")
