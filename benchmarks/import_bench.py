@@ -22,7 +22,7 @@ import time
 
 from harness import Result, interleave
 
-__all__ = ["run_import_benchmark"]
+__all__ = ["run_cli_benchmark", "run_import_benchmark"]
 
 _BOUND_MS = 30.0
 
@@ -86,4 +86,41 @@ def run_import_benchmark(quick: bool) -> Result:
             f"{_CLIENT} {ours * 1000:.0f} ms, import aiohttp {theirs * 1000:.0f} ms; "
             f"timed inside the interpreter, after aiohttp: {inside:.0f} ms"
         ),
+    )
+
+
+_CLI_BOUND_MS = 50.0
+#: The command line's answers that need no service: help, version, and an argument error.
+_CLI_ARGS: tuple[tuple[str, ...], ...] = (("--help",), ("--version",), ("animate",))
+
+
+def run_cli_benchmark(quick: bool) -> Result:
+    """P11: median wall time of ``python -m nemovideo --help`` (and ``--version``, and an
+    argument error) minus a bare ``python -c pass``, fresh interpreters, alternating."""
+    rounds = 5 if quick else 10
+    env = _environment()
+
+    def run(argv: list[str]) -> float:
+        started = time.perf_counter()
+        subprocess.run(argv, env=env, capture_output=True, check=False)  # noqa: S603
+        return time.perf_counter() - started
+
+    commands = {
+        " ".join(args): (lambda args=args: run([sys.executable, "-m", "nemovideo", *args]))
+        for args in _CLI_ARGS
+    }
+    timings = interleave({**commands, "pass": lambda: run([sys.executable, "-c", "pass"])}, rounds)
+    bare = timings["pass"].median
+    over = {name: (timings[name].median - bare) * 1000 for name in commands}
+    worst = max(over.values())
+    return Result(
+        key="P11",
+        workload=f"python -m nemovideo --help / --version / a bad argument, median of {rounds}",
+        figure=worst,
+        unit="ms",
+        target="<= 50 ms over python -c pass",
+        passed=worst <= _CLI_BOUND_MS,
+        details={"bare_median_ms": bare * 1000, "over_ms": over},
+        note=", ".join(f"{name} +{ms:.0f} ms" for name, ms in over.items())
+        + f" (python -c pass {bare * 1000:.0f} ms)",
     )

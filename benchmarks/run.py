@@ -34,7 +34,7 @@ from harness import Result, cpu_count, format_markdown, format_table, spawn  # n
 __all__ = ["ALL_KEYS", "main", "run_all"]
 
 #: Every benchmark, in the order they run.
-ALL_KEYS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10")
+ALL_KEYS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10", "P11")
 _DEFAULT_JSON = HERE / "results" / "latest.json"
 
 
@@ -92,6 +92,12 @@ def _imports(quick: bool) -> list[Result]:
     return [run_import_benchmark(quick)]
 
 
+def _cli(quick: bool) -> list[Result]:
+    from import_bench import run_cli_benchmark
+
+    return [run_cli_benchmark(quick)]
+
+
 def run_all(
     quick: bool, keys: Sequence[str] = ALL_KEYS, log: Callable[[str], None] = print
 ) -> list[Result]:
@@ -105,6 +111,7 @@ def run_all(
         ({"P9"}, lambda: _in_flight(quick)),
         ({"P10"}, lambda: _resume(quick)),
         ({"P8"}, lambda: _imports(quick)),
+        ({"P11"}, lambda: _cli(quick)),
     ]
     for covers, step in steps:
         wanted = sorted(covers & chosen, key=ALL_KEYS.index)
