@@ -334,8 +334,10 @@ def _add_auth(commands: Any) -> None:
     sub = _command(
         commands,
         "auth",
-        "the token commands use: `auth status` (masked) or `auth token` (the saved anonymous "
-        "token itself, to put in NEMO_TOKEN elsewhere)",
+        "show the token commands use (status) or print the saved anonymous one (token)",
+        epilog="`auth status` shows the token masked, its expiry and the balance. `auth token` "
+        "prints the saved anonymous token itself, to put in NEMO_TOKEN elsewhere; it is the one "
+        "command that prints a token.",
     )
     sub.add_argument("action", choices=("status", "token"), help="status (default) or token",
                      nargs="?", default="status")  # fmt: skip
