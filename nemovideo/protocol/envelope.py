@@ -243,12 +243,18 @@ def error_from_response(
         message = _text_of(body)
     if http_status == 404 and code is None and "session" not in message.lower():
         # A 404 that is not about a session is a wrong URL, not a missing session.
-        return APIStatusError(
+        error: NemoError = APIStatusError(
             f"Not found: {message or 'the endpoint does not exist'}; check NEMO_API_URL.",
             http_status=http_status,
             request_id=request_id,
         )
-    return _build(code, http_status, message, request_id, retry_after)
+    else:
+        error = _build(code, http_status, message, request_id, retry_after)
+    # What the answer was, as Stainless-style SDKs expose it: its headers and its body (the
+    # decoded JSON, else up to 4 KiB of its text).
+    error.headers = dict(headers.items())
+    error.body = parsed if parsed is not None else body[:4096].decode("utf-8", "replace")
+    return error
 
 
 def error_from_envelope(

@@ -53,6 +53,9 @@ class NemoError(Exception):
         code: the API's numeric ``code`` (1001, 2001, ...) or ``None``.
         http_status: the HTTP status of the answer, when there was one.
         request_id: the server's request id (``X-Request-Id``), when it sent one.
+        status_code: ``http_status`` under the name other SDKs use.
+        headers: the answer's headers, when the error came from an answer.
+        body: the answer's body (decoded JSON, else text), when it came from one.
         flow_id: the ``animate`` flow the error ended, when it ended one.
         resumable: True when that flow's paid work is kept: ``client.resume()`` (or
             ``nemovideo resume``) finishes it without paying again.
@@ -61,6 +64,15 @@ class NemoError(Exception):
     default_hint: ClassVar[str] = ""
     flow_id: str | None = None
     resumable: bool = False
+    #: The answer's headers, when the error came from one (else ``None``).
+    headers: dict[str, str] | None = None
+    #: The answer's body: its decoded JSON, else its text (up to 4 KiB); ``None`` without one.
+    body: Any = None
+
+    @property
+    def status_code(self) -> int | None:
+        """The HTTP status (the same as ``http_status``, under the name other SDKs use)."""
+        return self.http_status
 
     def __init__(
         self,

@@ -48,6 +48,9 @@ class Session:
     task_id: str
     user_id: str | None = None
 
+    #: The server's request id of the answer this came from (``X-Request-Id``), when it sent one.
+    request_id: str | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
 
 @attrs.frozen
 class ClaimLink:
@@ -61,6 +64,9 @@ class ClaimLink:
     url: str = attrs.field(repr=False)
     claim_token: str = attrs.field(repr=False)
     expires_in: int | None = None
+
+    #: The server's request id of the answer this came from (``X-Request-Id``), when it sent one.
+    request_id: str | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
     def __str__(self) -> str:
         return self.url
@@ -85,6 +91,9 @@ class UploadResult:
     files: tuple[UploadedFile, ...] = ()
     session_state_applied: bool | None = None
 
+    #: The server's request id of the answer this came from (``X-Request-Id``), when it sent one.
+    request_id: str | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
 
 @attrs.frozen
 class Credits:
@@ -93,6 +102,9 @@ class Credits:
     available: int = 0
     frozen: int = 0
     total: int = 0
+
+    #: The server's request id of the answer this came from (``X-Request-Id``), when it sent one.
+    request_id: str | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -112,6 +124,9 @@ class SessionState:
     canvas_config: dict[str, Any] = attrs.field(factory=dict)
     generated_media: Any = ()
     video_analyses: Any = ()
+
+    #: The server's request id of the answer this came from (``X-Request-Id``), when it sent one.
+    request_id: str | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 class RenderStatus(str, enum.Enum):
@@ -175,6 +190,9 @@ class RenderJob:
     unknown_status: str | None = None
     session_id: str | None = attrs.field(default=None, eq=False)
     draft: Draft | None = attrs.field(default=None, eq=False, repr=False)
+
+    #: The server's request id of the answer this came from (``X-Request-Id``), when it sent one.
+    request_id: str | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
     @property
     def is_finished(self) -> bool:

@@ -63,6 +63,9 @@ class ChatReply:
     errors: tuple[ErrorEvent, ...] = ()
     events: tuple[ChatEvent, ...] = attrs.field(default=(), repr=False)
 
+    #: The server's request id of the answer this came from (``X-Request-Id``), when it sent one.
+    request_id: str | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
     @property
     def silent(self) -> bool:
         """True when no reply text came: compare the state before and after to say what changed."""

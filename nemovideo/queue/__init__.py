@@ -340,6 +340,35 @@ async def _redeliver_stalled(app: procrastinate.App, stalled_after: float) -> in
     return count
 
 
+_WORKER_RESTARTS = 5
+
+
+async def _work(
+    app: procrastinate.App,
+    url: str,
+    options: dict[str, Any],
+    until_empty: bool,
+    stalled_after: float,
+) -> int:
+    """One run of procrastinate's worker loop, re-delivering stalled jobs meanwhile."""
+    redelivered = 0
+    worker = asyncio.ensure_future(app.run_worker_async(**options))
+    try:
+        while not worker.done():
+            await asyncio.wait({worker}, timeout=min(1.0, stalled_after / 2))
+            if worker.done():
+                break
+            redelivered += await _redeliver_stalled(app, stalled_after)
+            if until_empty and await _left(url) == 0:
+                break
+    finally:
+        if not worker.done():
+            worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+    return redelivered
+
+
 async def run_worker(
     url: str,
     client: NemoClient,
@@ -358,8 +387,12 @@ async def run_worker(
 
     Returns the number of jobs re-delivered by this worker.
 
+    A passing database error that stops procrastinate's loop starts it again (five times at
+    most, with a growing wait).
+
     Raises:
         ConfigurationError: the queue cannot be reached.
+        procrastinate.exceptions.ConnectorException: the database kept failing.
     """
     global _reporter
     if concurrency < 1 or not stalled_after > 0:
@@ -369,36 +402,34 @@ async def run_worker(
     _reporter = report
     app = make_app(url, pool_size=concurrency + 3)
     redelivered = 0
+    options = {
+        "queues": [QUEUE],
+        "concurrency": concurrency,
+        "wait": True,
+        "fetch_job_polling_interval": min(1.0, stalled_after / 2),
+        "update_heartbeat_interval": stalled_after / 4,
+        "stalled_worker_timeout": stalled_after,
+        "install_signal_handlers": True,
+        "delete_jobs": "never",
+    }
+    failures = 0
     try:
-        async with app.open_async():
-            worker = asyncio.ensure_future(
-                app.run_worker_async(
-                    queues=[QUEUE],
-                    concurrency=concurrency,
-                    wait=True,
-                    fetch_job_polling_interval=min(1.0, stalled_after / 2),
-                    update_heartbeat_interval=stalled_after / 4,
-                    stalled_worker_timeout=stalled_after,
-                    install_signal_handlers=True,
-                    delete_jobs="never",
-                )
-            )
+        while True:
             try:
-                while not worker.done():
-                    await asyncio.wait({worker}, timeout=min(1.0, stalled_after / 2))
-                    if worker.done():
-                        break
-                    redelivered += await _redeliver_stalled(app, stalled_after)
-                    if until_empty and await _left(url) == 0:
-                        break
-            finally:
-                if not worker.done():
-                    worker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await worker
+                async with app.open_async():
+                    redelivered += await _work(app, url, options, until_empty, stalled_after)
+                return redelivered
+            except procrastinate_errors.ConnectorException as exc:
+                # A passing database error (a deadlock between workers, a dropped connection)
+                # stops procrastinate's loop: start it again, a few times, rather than leave
+                # the jobs to the stalled-worker timeout.
+                failures += 1
+                if failures > _WORKER_RESTARTS:
+                    raise
+                logger.warning("queue worker stopped on %s; starting it again", exc)
+                await asyncio.sleep(min(5.0, 0.25 * 2**failures))
     except psycopg.Error as exc:
         raise _unreachable(url, exc) from exc
     finally:
         _reporter = None
         use_client(None)
-    return redelivered

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,7 @@ from nemovideo.protocol.errors import (
     StreamDisconnectedError,
 )
 from nemovideo.protocol.sse import SSEDecoder
+from nemovideo.transport.calls import per_call, per_call_options
 from nemovideo.transport.http import HTTPTransport
 from nemovideo.transport.retry import RetryPolicy
 from nemovideo.transport.streams import open_stream
@@ -53,10 +54,17 @@ class ChatStream:
     """
 
     def __init__(
-        self, transport: HTTPTransport, session_id: str, text: str, retry: RetryPolicy | None
+        self,
+        transport: HTTPTransport,
+        session_id: str,
+        text: str,
+        retry: RetryPolicy | None,
+        timeout: float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> None:
         from nemovideo.protocol.reply import ReplyAccumulator
 
+        self._options = (timeout, extra_headers)
         self._transport = transport
         self.session_id = session_id
         self._text = text
@@ -71,8 +79,16 @@ class ChatStream:
     def __aiter__(self) -> AsyncIterator[ChatEvent]:
         if self._iterator is not None:
             raise RuntimeError("A ChatStream can be iterated once; start a new one to chat again.")
-        self._iterator = self._events()
+        timeout, headers = self._options
+        self._iterator = self._events() if timeout is None and headers is None else self._within()
         return self._iterator
+
+    async def _within(self) -> AsyncIterator[ChatEvent]:
+        """The events under the stream's own ``timeout`` and ``extra_headers``."""
+        timeout, headers = self._options
+        async with per_call_options(timeout, headers, "client.chat.stream()"):
+            async for event in self._events():
+                yield event
 
     async def __aenter__(self) -> ChatStream:
         return self
@@ -199,7 +215,15 @@ class ChatResource:
     def __init__(self, transport: HTTPTransport) -> None:
         self._transport = transport
 
-    def stream(self, session_id: str, text: str, *, retry: RetryPolicy | None = None) -> ChatStream:
+    def stream(
+        self,
+        session_id: str,
+        text: str,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ChatStream:
         """Send ``text`` and iterate the typed events of the answer as they arrive.
 
         Example:
@@ -221,8 +245,9 @@ class ChatResource:
             raise ConfigurationError(
                 "session_id is empty; create one with client.session.create()."
             )
-        return ChatStream(self._transport, session_id, text, retry)
+        return ChatStream(self._transport, session_id, text, retry, timeout, extra_headers)
 
+    @per_call()
     async def send(
         self,
         session_id: str,
@@ -230,6 +255,8 @@ class ChatResource:
         *,
         on_event: Callable[[ChatEvent], object] | None = None,
         retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ChatReply:
         """Send ``text`` and wait for the whole answer.
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from nemovideo.protocol.converter import structure
 from nemovideo.protocol.models import Credits
+from nemovideo.transport.calls import per_call
 from nemovideo.transport.http import HTTPTransport
 from nemovideo.transport.retry import RequestKind, RetryPolicy
 
@@ -16,7 +19,14 @@ class CreditsResource:
     def __init__(self, transport: HTTPTransport) -> None:
         self._transport = transport
 
-    async def get(self, *, retry: RetryPolicy | None = None) -> Credits:
+    @per_call()
+    async def get(
+        self,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Credits:
         """The balance: ``available``, ``frozen`` (reserved by running work) and ``total``.
 
         Example:

@@ -33,6 +33,7 @@ from nemovideo.protocol.errors import (
 )
 from nemovideo.protocol.models import RenderJob, RenderStatus, SessionState
 from nemovideo.resources._paths import session_path
+from nemovideo.transport.calls import per_call
 from nemovideo.transport.download import ProgressCallback, download_to_path
 from nemovideo.transport.http import HTTPTransport
 from nemovideo.transport.retry import RequestKind, RetryPolicy
@@ -87,6 +88,7 @@ class RenderResource:
     def __init__(self, transport: HTTPTransport) -> None:
         self._transport = transport
 
+    @per_call()
     async def start(
         self,
         session_id: str,
@@ -96,6 +98,8 @@ class RenderResource:
         job_id: str | None = None,
         retry: RetryPolicy | None = None,
         before_new_id: Callable[[str], Awaitable[object]] | None = None,
+        timeout: float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> RenderJob:
         """Submit the draft for export to MP4. Export costs no credits.
 
@@ -171,7 +175,15 @@ class RenderResource:
         logger.info("render start answer was lost; found job %s by its id", job_id)
         return found
 
-    async def get(self, job_id: str, *, retry: RetryPolicy | None = None) -> RenderJob:
+    @per_call()
+    async def get(
+        self,
+        job_id: str,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> RenderJob:
         """The job's status, progress and, once completed, its output URL, duration and size.
 
         A status spelling the SDK does not know is read as ``processing`` (logged once per
@@ -199,6 +211,7 @@ class RenderResource:
             )
         return job
 
+    @per_call(deadline=False)
     async def wait(
         self,
         job: RenderJob | str,
@@ -207,6 +220,7 @@ class RenderResource:
         timeout: float | None = None,
         on_progress: RenderProgress | None = None,
         resubmit: bool = True,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> RenderJob:
         """Poll until the job completes; return the completed job.
 
@@ -272,12 +286,15 @@ class RenderResource:
                 )
             await asyncio.sleep(min(interval, remaining))
 
+    @per_call()
     async def download(
         self,
         job: RenderJob | str,
         dest: str | Path,
         *,
         on_progress: ProgressCallback | None = None,
+        timeout: float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Path:
         """Save the rendered MP4 at ``dest`` (a file path, or a folder: then ``<job id>.mp4``).
 
@@ -349,7 +366,14 @@ class RenderResource:
         assert last is not None
         raise last
 
-    async def cancel(self, job_id: str) -> bool:
+    @per_call()
+    async def cancel(
+        self,
+        job_id: str,
+        *,
+        timeout: float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> bool:
         """Ask the server to cancel a job, best effort; True when it accepted.
 
         The cancel route appears in one retracted reference only: never rely on it.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from yarl import URL
@@ -9,6 +10,7 @@ from yarl import URL
 from nemovideo.protocol.converter import structure
 from nemovideo.protocol.errors import ConfigurationError, InvalidResponseError
 from nemovideo.protocol.models import ClaimLink, Session
+from nemovideo.transport.calls import per_call
 from nemovideo.transport.http import HTTPTransport
 from nemovideo.transport.retry import RequestKind, RetryPolicy
 
@@ -21,8 +23,15 @@ class SessionResource:
     def __init__(self, transport: HTTPTransport) -> None:
         self._transport = transport
 
+    @per_call()
     async def create(
-        self, task_name: str = "project", language: str = "en", *, retry: RetryPolicy | None = None
+        self,
+        task_name: str = "project",
+        language: str = "en",
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Session:
         """Start a new session (and its task).
 
@@ -48,6 +57,7 @@ class SessionResource:
         self._transport.credentials.note_user_id(session.user_id)
         return session
 
+    @per_call()
     async def claim_link(
         self,
         session: Session | None = None,
@@ -55,6 +65,8 @@ class SessionResource:
         task_id: str | None = None,
         session_id: str | None = None,
         retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> ClaimLink:
         """A browser link (``<web>/workspace/claim?ct=<claim_token>``) that claims this work.
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from nemovideo.protocol.converter import structure
 from nemovideo.protocol.draft import Draft
 from nemovideo.protocol.models import SessionState
 from nemovideo.resources._paths import session_path
+from nemovideo.transport.calls import per_call
 from nemovideo.transport.http import HTTPTransport
 from nemovideo.transport.retry import RequestKind, RetryPolicy
 
@@ -20,7 +22,15 @@ class StateResource:
     def __init__(self, transport: HTTPTransport) -> None:
         self._transport = transport
 
-    async def get(self, session_id: str, *, retry: RetryPolicy | None = None) -> SessionState:
+    @per_call()
+    async def get(
+        self,
+        session_id: str,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> SessionState:
         """The session's latest state, with a typed :class:`~nemovideo.Draft`.
 
         Example:

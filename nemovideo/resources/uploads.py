@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Union
 
@@ -24,6 +24,7 @@ from nemovideo.protocol.files import HEAD_BYTES, check_upload
 from nemovideo.protocol.inputs import as_upload_item
 from nemovideo.protocol.models import UploadedFile, UploadResult
 from nemovideo.resources._paths import session_path
+from nemovideo.transport.calls import per_call
 from nemovideo.transport.http import HTTPTransport
 from nemovideo.transport.retry import RequestKind, RetryPolicy
 
@@ -195,12 +196,15 @@ class UploadResource:
         limit = self._transport.config.upload_limit
         return [_Source.from_input(item, limit).filename for item in items]
 
+    @per_call()
     async def files(
         self,
         session_id: str,
         *items: FileInput,
         on_progress: UploadProgress | None = None,
         retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> UploadResult:
         """Upload one or more local files into the session.
 
@@ -249,12 +253,15 @@ class UploadResource:
         )
         return structure(answer, UploadResult)
 
+    @per_call()
     async def urls(
         self,
         session_id: str,
         urls: str | Sequence[str] | Iterable[str],
         *,
         retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> UploadResult:
         """Have the service fetch media from public URLs into the session.
 
@@ -286,8 +293,15 @@ class UploadResource:
         )
         return structure(answer, UploadResult)
 
+    @per_call()
     async def landed(
-        self, session_id: str, *, known: int = 0, retry: RetryPolicy | None = None
+        self,
+        session_id: str,
+        *,
+        known: int = 0,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> UploadResult | None:
         """After an upload timed out or broke: the media the session gained, from its state.
 

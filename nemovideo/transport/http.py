@@ -10,6 +10,7 @@ how aiohttp's failures are named and bodies read is `wire.py`'s.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 import warnings
@@ -29,6 +30,7 @@ from nemovideo.protocol.errors import (
     RateLimitedError,
 )
 from nemovideo.transport.auth import Credentials, load_or_create_client_id
+from nemovideo.transport.calls import current_headers, note_request_id
 from nemovideo.transport.config import ClientConfig
 from nemovideo.transport.loops import close_when_loop_ends, discard_session, running_loop
 from nemovideo.transport.middleware import AttributionMiddleware, LoggingMiddleware
@@ -62,6 +64,13 @@ def _redacted(exc: E, *tokens_and_credentials: object) -> E:
         if secret in exc.message:
             exc.message = exc.message.replace(secret, "[redacted]")
             exc.args = (exc.message, *exc.args[1:])
+        if exc.body is not None:
+            text = exc.body if isinstance(exc.body, str) else json.dumps(exc.body)
+            if secret in text:
+                cleaned = text.replace(secret, "[redacted]")
+                exc.body = cleaned if isinstance(exc.body, str) else json.loads(cleaned)
+        if exc.headers and any(secret in v for v in exc.headers.values()):
+            exc.headers = {k: v.replace(secret, "[redacted]") for k, v in exc.headers.items()}
     return exc
 
 
@@ -344,6 +353,7 @@ class HTTPTransport:
             policy=retry or self.config.retry,
             authenticated=authenticated,
             client_id_header=client_id_header,
+            extra_headers=current_headers(),
         )
 
     async def run_with_retries(
@@ -477,6 +487,7 @@ class HTTPTransport:
                 **extra,
             ) as response:
                 payload = await read_capped(response, self.config.max_body_bytes)
+                note_request_id(response.headers)
                 return decode_answer(
                     response.status, response.headers, payload, enveloped=enveloped
                 )

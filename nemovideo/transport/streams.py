@@ -16,6 +16,7 @@ import aiohttp
 
 from nemovideo.protocol.envelope import decode_answer, error_from_response
 from nemovideo.protocol.errors import InvalidResponseError, NemoError
+from nemovideo.transport.calls import current_headers, note_request_id
 from nemovideo.transport.retry import RequestKind, RetryPolicy
 from nemovideo.transport.wire import map_client_error, read_capped
 
@@ -58,7 +59,7 @@ async def open_stream(
         kind=RequestKind.WORK,
         policy=policy,
         authenticated=True,
-        extra_headers=headers,
+        extra_headers={**(current_headers() or {}), **(headers or {})},
     )
     try:
         yield response
@@ -87,6 +88,7 @@ async def _start(
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
         raise map_client_error(exc, what=what) from None
     if 200 <= response.status < 300 and response.content_type != "application/json":
+        note_request_id(response.headers)
         return response
     try:
         body = await read_capped(response, transport.config.max_body_bytes)

@@ -70,3 +70,18 @@ async def test_a_token_echoed_in_an_error_body_is_redacted(server: str, tmp_path
     assert "upstream failed" in str(error)
     for text in (str(error), repr(error), error.message, *map(str, error.args)):
         assert SECRET not in text
+
+
+async def test_errors_carry_the_answer_status_headers_and_body_redacted(
+    server: str, tmp_path: Path
+) -> None:
+    async with NemoClient(server, token=SECRET, client_id_path=tmp_path / "cid") as client:
+        with pytest.raises(ServerError) as caught:
+            await client.session.create()
+    error = caught.value
+    assert error.status_code == error.http_status == 500
+    assert error.headers is not None and error.headers.get("Content-Type", "").startswith(
+        "application/json"
+    )
+    assert isinstance(error.body, dict) and "upstream failed" in error.body["message"]
+    assert SECRET not in str(error.body) and "[redacted]" in error.body["message"]
