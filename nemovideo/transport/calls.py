@@ -8,6 +8,7 @@ variable, so the transport picks them up wherever the call's requests are made.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import functools
@@ -98,7 +99,7 @@ async def per_call_options(
             try:
                 async with _deadline(timeout):
                     yield
-            except TimeoutError:
+            except asyncio.TimeoutError:  # not the builtin one before Python 3.11
                 raise APITimeoutError(
                     f"{what} did not finish within its timeout={timeout:g} s.", request_sent=None
                 ) from None
