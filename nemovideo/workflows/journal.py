@@ -41,6 +41,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from nemovideo.protocol.errors import NemoError
 from nemovideo.transport.config import default_journal_path
 from nemovideo.workflows.ledgers.base import (
     FINAL_STATES,
@@ -52,9 +53,15 @@ from nemovideo.workflows.ledgers.base import (
 from nemovideo.workflows.ledgers.postgres import PostgresLedger
 from nemovideo.workflows.ledgers.sqlite import SQLiteLedger, is_legacy_jsonl
 
-__all__ = ["FINAL_STATES", "FlowRecord", "Journal", "LedgerPause", "new_owner_id"]
+__all__ = ["FINAL_STATES", "FlowRecord", "FlowTakenError", "Journal", "LedgerPause", "new_owner_id"]
 
 _DEFAULT_LEASE = 60.0
+
+
+class FlowTakenError(NemoError):
+    """Another run holds a flow this run was taking: its lease lapsed (the process was too slow
+    to renew it) and another run claimed the flow, which finishes it. This run stops before
+    its next step, so no step is taken twice."""
 
 
 class Journal:
@@ -157,9 +164,24 @@ class Journal:
         else leaves its state as it is (a flow first seen here is created resumable). Fields
         must never hold secrets.
 
+        A flow that another owner holds now (this process was too slow to renew its lease, and
+        another run claimed the flow) is not recorded: the step must not be taken here.
+
         Raises:
             StorageError: the journal could not commit it (nothing may be sent for the step).
+            FlowTakenError: another run holds the flow now.
         """
+        current = self.backend.get(flow_id)
+        if (
+            current is not None
+            and current.state == "active"
+            and current.lease_owner not in (None, self.owner)
+            and current.held()
+        ):
+            raise FlowTakenError(
+                f"Another run took over flow {flow_id} (this one was too slow to renew its "
+                "claim); it finishes the flow there, so this run stops before its next step.",
+            )
         self.backend.record(flow_id, step, fields)
 
     def forget_key(self, flow_id: str) -> None:

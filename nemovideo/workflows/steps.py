@@ -36,6 +36,7 @@ from nemovideo.protocol.errors import (
 from nemovideo.protocol.models import RenderJob, Session, SessionState
 from nemovideo.resources.render import new_job_id
 from nemovideo.workflows.generation import generate
+from nemovideo.workflows.journal import FlowTakenError
 from nemovideo.workflows.leases import holding
 from nemovideo.workflows.results import Progress, ProgressHandler, Stage, Video, report_progress
 
@@ -359,8 +360,10 @@ def _what_to_do(exc: BaseException) -> str:
 async def _stop(steps: FlowSteps, exc: NemoError, reason: str) -> NemoError:
     """Record how the flow stopped, and say in ``exc`` what happens to its work."""
     exc.flow_id = steps.flow
+    if isinstance(exc, FlowTakenError):
+        return exc  # another run holds the flow and finishes it: nothing to record here
     if _ends_for_good(steps, exc):
-        with contextlib.suppress(StorageError):
+        with contextlib.suppress(NemoError):
             await record(
                 steps.journal, steps.flow, "failed", error=f"{type(exc).__name__}: {exc.message}"
             )
@@ -387,7 +390,7 @@ async def _stop(steps: FlowSteps, exc: NemoError, reason: str) -> NemoError:
             hint=hint,
             **steps.running(),
         )
-    except StorageError as failure:
+    except NemoError as failure:
         logger.error("could not record the interrupted flow %s: %s", steps.flow, failure)
     exc.message = f"{exc.message} {hint}"
     return exc
@@ -398,7 +401,7 @@ def _interrupt_now(steps: FlowSteps, reason: str) -> None:
     if steps.journal is None:
         return
     step = "failed" if not steps.paid else "interrupted"
-    with contextlib.suppress(StorageError):
+    with contextlib.suppress(NemoError):
         steps.journal.record(steps.flow, step, reason=reason, **steps.running())
 
 

@@ -37,7 +37,7 @@ CHILD = textwrap.dedent(
     async def main() -> None:
         url, cid, journal, mode, *pairs = sys.argv[1:]
         async with NemoClient(url, client_id_path=cid, journal_path=journal, poll_interval=0.02,
-                              max_polls=5000, time_scale=0.005, journal_lease=0.5) as client:
+                              max_polls=5000, time_scale=0.005, journal_lease=2.0) as client:
             if mode == "resume":
                 await client.resume()
                 return
@@ -98,7 +98,7 @@ async def test_random_kills_of_runs_and_resumers_pay_once_and_lose_nothing(
         )
     )
     # Round 2: two resumers at once while the service stumbles; one of them is killed.
-    await asyncio.sleep(0.6)  # the killed runs' leases lapse
+    await asyncio.sleep(2.1)  # the killed runs' leases lapse
     nemo_sandbox.faults.add(
         FaultRule(route="render_status", kind="http_error", status=503, probability=0.2)
     )
@@ -110,10 +110,10 @@ async def test_random_kills_of_runs_and_resumers_pay_once_and_lose_nothing(
     # Round 3: finish what is left, here, as a user would after the crashes.
     async with NemoClient(
         nemo_sandbox.url, client_id_path=cid, journal_path=journal, poll_interval=0.02,
-        max_polls=5000, time_scale=0.005, journal_lease=0.5, retry=fast_retry_policy(),
+        max_polls=5000, time_scale=0.005, journal_lease=2.0, retry=fast_retry_policy(),
     ) as client:  # fmt: skip
         for _ in range(5):
-            await asyncio.sleep(0.6)
+            await asyncio.sleep(2.1)
             if not Journal(journal).pending():
                 break
             await client.resume()

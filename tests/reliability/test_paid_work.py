@@ -13,6 +13,7 @@ import math
 import os
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -576,3 +577,19 @@ async def test_a_file_name_that_is_not_utf8_is_sent_under_a_readable_name(
         fh.write(image().read_bytes())
     video = await make_sandbox_client().animate(os.fsdecode(odd), output=tmp_path / "o.mp4")
     assert video.path is not None and probe(video.path)[0] == "h264"
+
+
+def test_a_run_whose_claim_was_taken_over_takes_no_further_step(tmp_path: Path) -> None:
+    # A live run too slow to renew its lease (a starved process) loses the flow to a resumer:
+    # its next step is refused, so no render is started twice.
+    from nemovideo.workflows.journal import FlowTakenError
+
+    slow, other = Journal(tmp_path / "j.db", lease=0.05), Journal(tmp_path / "j.db", lease=30)
+    slow.start("f", image="/x.jpg")
+    slow.record("f", "chat_sent", chat_sent=True)
+    time.sleep(0.1)  # the lease lapses without renewal
+    assert other.claim("f")
+    with pytest.raises(FlowTakenError):
+        slow.record("f", "render_started", job_id="render_1")
+    other.record("f", "render_started", job_id="render_2")
+    assert Journal(tmp_path / "j.db").get("f").get("job_id") == "render_2"  # type: ignore[union-attr]
