@@ -101,7 +101,7 @@ async def test_command_line_runner_serves_until_interrupted() -> None:
     )  # fmt: skip
     try:
         assert process.stdout is not None
-        line = (await asyncio.wait_for(process.stdout.readline(), 20)).decode()
+        line = (await asyncio.wait_for(process.stdout.readline(), 60)).decode()
         match = re.match(r"NemoVideo sandbox listening on (http://127\.0\.0\.1:\d+)", line)
         assert match, line
         cdn_line = (await process.stdout.readline()).decode()
@@ -114,7 +114,7 @@ async def test_command_line_runner_serves_until_interrupted() -> None:
             assert (await resp.json())["data"]["available"] == 100_000
     finally:
         process.send_signal(signal.SIGINT)
-        code = await asyncio.wait_for(process.wait(), 20)
+        code = await asyncio.wait_for(process.wait(), 60)
     assert code == 0
 
 
