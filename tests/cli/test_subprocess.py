@@ -68,7 +68,7 @@ def test_ctrl_c_exits_130_without_a_traceback(tmp_path: Path) -> None:
             if line.startswith("Generating"):
                 break
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert err.strip().splitlines()[-1] == "Interrupted."
     assert "Traceback" not in err
